@@ -1,0 +1,701 @@
+//! Runs the built binary the way users do: exit codes, log lines, exec, signals, namespaces.
+//!
+//! Timing bounds are generous (seconds); synchronisation waits for the binary's own log lines.
+//! Names other than `localhost` and IP literals are resolved only inside `unshare --net --mount`
+//! with our own /etc/hosts, resolv.conf and nsswitch.conf, so nothing reaches the host's DNS.
+//! Tests needing root or namespaces skip with a reason, except under CI=true where they fail.
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_service-precheck");
+/// Far above anything a passing run needs; a hang fails instead of blocking the suite.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args).env_remove("PRECHECK_TARGETS");
+    for var in [
+        "PRECHECK_TIMEOUT",
+        "PRECHECK_INTERVAL",
+        "PRECHECK_CONNECT_TIMEOUT",
+        "PRECHECK_MIN_READY",
+        "PRECHECK_LOG",
+    ] {
+        c.env_remove(var);
+    }
+    c
+}
+
+fn output(mut c: Command) -> Output {
+    let child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the binary");
+    wait_output(child, PATIENCE)
+}
+
+fn run(args: &[&str]) -> Output {
+    output(cmd(args))
+}
+
+/// Like wait_with_output, but fails the test instead of hanging past `limit`.
+fn wait_output(mut child: Child, limit: Duration) -> Output {
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let out = thread::spawn(move || read_all(stdout.as_mut()));
+    let err = thread::spawn(move || read_all(stderr.as_mut()));
+    let status = wait_status(&mut child, limit);
+    Output {
+        status,
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+    }
+}
+
+fn read_all(r: Option<&mut impl Read>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    if let Some(r) = r {
+        let _ = r.read_to_end(&mut buf);
+    }
+    buf
+}
+
+fn wait_status(child: &mut Child, limit: Duration) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the binary did not exit within {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_code(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "status {:?}\nstderr:\n{}",
+        o.status,
+        stderr(o)
+    );
+}
+
+fn assert_logged(o: &Output, text: &str) {
+    let err = stderr(o);
+    assert!(err.contains(text), "stderr lacks {text:?}:\n{err}");
+}
+
+/// A loopback port with nothing listening on it (bound, then released).
+fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("local_addr").port()
+}
+
+/// A running binary whose stderr lines arrive on a channel, to wait for events.
+struct Running {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(mut c: Command) -> Running {
+        let mut child = c
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let err = child.stderr.take().expect("piped stderr");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Blocks until a stderr line contains `text`; fails after PATIENCE.
+    fn wait_for(&mut self, text: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!("no line with {text:?}; saw:\n{}", self.seen.join("\n"));
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> (ExitStatus, String) {
+        let status = wait_status(&mut self.child, PATIENCE);
+        self.seen.extend(self.lines.try_iter());
+        // The reader thread ends at EOF; collect what it still had.
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            self.seen.push(line);
+        }
+        (status, self.seen.join("\n"))
+    }
+}
+
+fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| v == "true" || v == "1")
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Returns false (and says why) when a namespace test cannot run here; panics under CI.
+fn can_unshare(what: &str) -> bool {
+    let mut probe = Command::new("unshare");
+    probe.args(unshare_flags()).arg("true");
+    let ok = probe
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return true;
+    }
+    let why = format!("skipping {what}: cannot create network and mount namespaces here");
+    if in_ci() {
+        panic!("{why}, and CI=true requires it");
+    }
+    eprintln!("{why}");
+    false
+}
+
+fn unshare_flags() -> Vec<&'static str> {
+    let mut flags = vec!["--net", "--mount"];
+    if !is_root() {
+        flags.push("--map-root-user");
+    }
+    flags
+}
+
+/// The binary inside fresh network and mount namespaces with lo up and our own /etc/hosts,
+/// /etc/resolv.conf (a nameserver where nothing listens) and nsswitch.conf (`files` only).
+fn in_netns(name: &str, hosts: &str, args: &[&str]) -> Command {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("netns-{name}"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let files = [
+        (
+            "hosts",
+            format!("127.0.0.1 localhost\n::1 localhost\n{hosts}"),
+        ),
+        (
+            "resolv.conf",
+            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n".into(),
+        ),
+        ("nsswitch.conf", "hosts: files\n".into()),
+    ];
+    let mut script = String::from("set -e; ip link set lo up; ");
+    for (file, text) in &files {
+        let path = dir.join(file);
+        std::fs::write(&path, text).expect("write namespace file");
+        script.push_str(&format!("mount --bind '{}' /etc/{file}; ", path.display()));
+    }
+    script.push_str("exec \"$@\"");
+    let mut c = Command::new("unshare");
+    c.args(unshare_flags())
+        .args(["--", "sh", "-c", &script, "sh", BIN])
+        .args(args);
+    for var in ["PRECHECK_TARGETS", "PRECHECK_TIMEOUT", "PRECHECK_LOG"] {
+        c.env_remove(var);
+    }
+    c
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let o = run(&["--help"]);
+    assert_code(&o, 0);
+    let help = String::from_utf8_lossy(&o.stdout);
+    for text in [
+        "USAGE:",
+        "PRECHECK_TIMEOUT",
+        "EXIT CODES:",
+        "143 for SIGTERM",
+    ] {
+        assert!(help.contains(text), "help lacks {text}");
+    }
+    let o = run(&["-V"]);
+    assert_code(&o, 0);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        format!("service-precheck {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_and_quote_the_input() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["-t", "soon", "db"], "invalid value 'soon' for --timeout"),
+        (&["db:99999"], "invalid target 'db:99999'"),
+        (&[], "no targets"),
+        (&["--bogus", "db"], "--bogus"),
+        (&["db", "--"], "'--' must be followed by a command"),
+    ];
+    for (args, text) in cases {
+        let o = run(args);
+        assert_code(&o, 2);
+        assert_logged(&o, text);
+    }
+    let mut c = cmd(&[]);
+    c.env("PRECHECK_INTERVAL", "1ms").arg("db");
+    let o = output(c);
+    assert_code(&o, 2);
+    assert_logged(&o, "invalid value '1ms' for PRECHECK_INTERVAL");
+}
+
+#[test]
+fn non_utf8_arguments_are_usage_errors_not_panics() {
+    let mut c = cmd(&[]);
+    c.arg(OsStr::from_bytes(b"db\xff.ns"));
+    let o = output(c);
+    assert_code(&o, 2);
+    assert_logged(&o, "not valid UTF-8");
+}
+
+#[test]
+fn localhost_and_ip_literals_are_ready() {
+    // -4: this machine's /etc/hosts has no ::1 entry, and AAAA must not go out to its DNS.
+    let o = run(&["-4", "-t", "5s", "localhost", "127.0.0.1"]);
+    assert_code(&o, 0);
+    assert_logged(&o, "localhost: ready after");
+    assert_logged(&o, "ready: 2 of 2 targets");
+    // Literals never reach the resolver, whatever the family.
+    let o = run(&["-t", "5s", "::1", "dns://127.0.0.1", "[::1]"]);
+    assert_code(&o, 2);
+    let o = run(&["-t", "5s", "::1", "dns://127.0.0.1"]);
+    assert_code(&o, 0);
+    assert_logged(&o, "::1: ready after");
+    assert_logged(&o, "ready: 2 of 2 targets");
+    assert!(!stderr(&o).contains("\x1b["), "colour on a pipe");
+}
+
+#[test]
+fn targets_from_the_environment() {
+    let mut c = cmd(&["127.0.0.2"]);
+    c.env("PRECHECK_TARGETS", "127.0.0.1, ::1")
+        .env("PRECHECK_TIMEOUT", "5s");
+    let o = output(c);
+    assert_code(&o, 0);
+    assert_logged(&o, "waiting for 3 targets (all must be ready), deadline 5s");
+}
+
+#[test]
+fn invalid_names_are_not_ready_with_the_reason() {
+    if !can_unshare("invalid_names_are_not_ready_with_the_reason") {
+        return;
+    }
+    let o = output(in_netns(
+        "invalid",
+        "",
+        &[
+            "-t",
+            "500ms",
+            "-i",
+            "50ms",
+            "no-such-service.invalid",
+            "localhost",
+        ],
+    ));
+    assert_code(&o, 1);
+    assert_logged(
+        &o,
+        "no-such-service.invalid: not ready: no such name (NXDOMAIN)",
+    );
+    assert_logged(&o, "localhost: ready after");
+    assert_logged(
+        &o,
+        "no-such-service.invalid: not ready at the deadline: no such name (NXDOMAIN)",
+    );
+    assert_logged(&o, "1 of 2 targets ready, 2 needed");
+}
+
+#[test]
+fn dns_min_counts_distinct_addresses() {
+    if !can_unshare("dns_min_counts_distinct_addresses") {
+        return;
+    }
+    let hosts = "10.1.0.1 zk.ns\n10.1.0.2 zk.ns\n10.1.0.2 zk.ns\nfd00::1 zk.ns\n";
+    let o = output(in_netns("min-ok", hosts, &["-t", "5s", "zk.ns?min=3"]));
+    assert_code(&o, 0);
+    assert_logged(&o, "zk.ns?min=3: ready after");
+    let o = output(in_netns(
+        "min-short",
+        hosts,
+        &["-4", "-t", "300ms", "-i", "50ms", "zk.ns?min=3"],
+    ));
+    assert_code(&o, 1);
+    assert_logged(&o, "not ready: only 2 of 3 addresses: 10.1.0.1, 10.1.0.2");
+    let o = output(in_netns("v6-only", hosts, &["-6", "-t", "5s", "zk.ns"]));
+    assert_code(&o, 0);
+    assert_logged(&o, "zk.ns: ready after");
+    assert_logged(&o, "fd00::1");
+    assert!(!stderr(&o).contains("10.1.0.1"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_listener_that_starts_late_is_seen() {
+    let port = closed_port();
+    let target = format!("127.0.0.1:{port}");
+    let mut run = Running::start(cmd(&["-t", "15s", "-i", "20ms", &target]));
+    run.wait_for(&format!("not ready: connection refused ({target})"));
+    let _listener = TcpListener::bind(&target).expect("rebind the released port");
+    run.wait_for(&format!("{target}: ready after"));
+    let (status, log) = run.finish();
+    assert_eq!(status.code(), Some(0), "{log}");
+}
+
+#[test]
+fn a_port_that_never_opens_hits_the_deadline() {
+    let target = format!("127.0.0.1:{}", closed_port());
+    let start = Instant::now();
+    let o = run(&["-t", "300ms", "-i", "50ms", &target]);
+    assert_code(&o, 1);
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_logged(
+        &o,
+        &format!("{target}: not ready at the deadline: connection refused"),
+    );
+    assert_logged(
+        &o,
+        "deadline of 300ms passed: 0 of 1 targets ready, 1 needed",
+    );
+}
+
+/// A loopback listener whose accept queue is full: further SYNs are dropped, so a connect
+/// hangs until its own timeout. The returned socket and stream keep it that way.
+fn hanging_listener() -> (socket2::Socket, TcpStream, u16) {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let addr: std::net::SocketAddr = "127.0.0.1:0".parse().expect("literal");
+    s.bind(&addr.into()).expect("bind");
+    s.listen(0).expect("listen");
+    let port = s
+        .local_addr()
+        .expect("local_addr")
+        .as_socket()
+        .expect("inet")
+        .port();
+    // Backlog 0 holds one connection that is never accepted; after it the queue is full.
+    let filler = TcpStream::connect(("127.0.0.1", port)).expect("fill the queue");
+    // Make sure the queue really is full: a further connect must not complete.
+    let probe = TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().expect("literal"),
+        Duration::from_millis(300),
+    );
+    assert!(probe.is_err(), "the accept queue did not fill up");
+    (s, filler, port)
+}
+
+#[test]
+fn the_deadline_beats_a_connect_that_never_completes() {
+    let (_s, _filler, port) = hanging_listener();
+    let target = format!("127.0.0.1:{port}");
+    let start = Instant::now();
+    // The connect timeout (30 s) is far beyond the deadline: only the deadline can end this.
+    let o = run(&["-t", "300ms", "--connect-timeout", "30s", &target]);
+    let took = start.elapsed();
+    assert_code(&o, 1);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert_logged(
+        &o,
+        &format!("{target}: not ready at the deadline: no answer yet"),
+    );
+
+    let o = run(&[
+        "-t",
+        "2s",
+        "--connect-timeout",
+        "100ms",
+        "-i",
+        "10ms",
+        &target,
+    ]);
+    assert_code(&o, 1);
+    assert_logged(
+        &o,
+        &format!("not ready: connect timed out after 100ms ({target})"),
+    );
+}
+
+#[test]
+fn quorum_and_any() {
+    let a = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let b = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let ta = format!("127.0.0.1:{}", a.local_addr().expect("addr").port());
+    let tb = format!("tcp://127.0.0.1:{}", b.local_addr().expect("addr").port());
+    let tc = format!("127.0.0.1:{}", closed_port());
+    let o = run(&["-t", "10s", "--min-ready", "2", &ta, &tb, &tc]);
+    assert_code(&o, 0);
+    assert_logged(&o, "(2 of 3 must be ready)");
+    assert_logged(&o, "ready: 2 of 3 targets");
+    let o = run(&["-t", "10s", "--any", &tc, &ta]);
+    assert_code(&o, 0);
+    assert_logged(&o, "ready: 1 of 2 targets");
+    // Without a quorum, one closed port is enough to fail.
+    let o = run(&["-t", "300ms", &ta, &tb, &tc]);
+    assert_code(&o, 1);
+    assert_logged(&o, "2 of 3 targets ready, 3 needed");
+    let mut c = cmd(&["-t", "300ms", &ta, &tc]);
+    c.env("PRECHECK_MIN_READY", "1");
+    assert_code(&output(c), 0);
+}
+
+fn open_port() -> (TcpListener, String) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let t = format!("127.0.0.1:{}", l.local_addr().expect("addr").port());
+    (l, t)
+}
+
+#[test]
+fn exec_passes_argv_byte_exact_and_the_exit_code() {
+    let (_l, target) = open_port();
+    let mut c = cmd(&[&target, "--", "printf", "[%s]"]);
+    c.args([
+        OsStr::new("a b"),
+        OsStr::new(""),
+        OsStr::from_bytes(b"\xff-x"),
+        OsStr::new("--"),
+    ]);
+    let o = output(c);
+    assert_code(&o, 0);
+    assert_eq!(o.stdout, b"[a b][][\xff-x][--]");
+
+    let o = run(&[&target, "--", "sh", "-c", "exit 42"]);
+    assert_code(&o, 42);
+}
+
+#[test]
+fn exec_keeps_pid_environment_and_stdin() {
+    let (_l, target) = open_port();
+    let mut c = cmd(&[&target, "--", "sh", "-c", "echo $$ $FOO; cat"]);
+    c.env("FOO", "bar")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawn");
+    let pid = child.id();
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(b"from stdin\n")
+        .expect("write stdin");
+    let o = wait_output(child, PATIENCE);
+    assert_code(&o, 0);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!("{pid} bar\nfrom stdin\n")
+    );
+}
+
+#[test]
+fn exec_failures_are_126_and_127() {
+    let (_l, target) = open_port();
+    let o = run(&[&target, "--", "service-precheck-no-such-command"]);
+    assert_code(&o, 127);
+    assert_logged(&o, "command not found: 'service-precheck-no-such-command'");
+
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("not-executable.sh");
+    std::fs::write(&path, "#!/bin/sh\nexit 0\n").expect("write");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let p = path.to_str().expect("utf-8 temp path");
+    let o = run(&[&target, "--", p]);
+    assert_code(&o, 126);
+    assert_logged(&o, "command cannot be executed");
+}
+
+#[test]
+fn the_command_never_runs_after_a_failure() {
+    let marker = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("must-not-exist");
+    let _ = std::fs::remove_file(&marker);
+    let target = format!("127.0.0.1:{}", closed_port());
+    let m = marker.to_str().expect("utf-8 temp path");
+    let o = run(&["-t", "200ms", &target, "--", "touch", m]);
+    assert_code(&o, 1);
+    assert!(!marker.exists(), "the command ran after the deadline");
+}
+
+#[test]
+fn exec_restores_the_signal_mask() {
+    let (_l, target) = open_port();
+    // The test harness starts the binary with an empty mask and default SIGPIPE; the command
+    // must see the same, not the blocked SIGINT/SIGTERM or Rust's ignored SIGPIPE.
+    let o = run(&[
+        &target,
+        "--",
+        "grep",
+        "-E",
+        "^Sig(Blk|Ign)",
+        "/proc/self/status",
+    ]);
+    assert_code(&o, 0);
+    let text = String::from_utf8_lossy(&o.stdout);
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| u64::from_str_radix(v.trim(), 16).expect("hex mask"))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    assert_eq!(field("SigBlk:"), 0, "{text}");
+    let sigpipe = 1u64 << (libc::SIGPIPE - 1);
+    assert_eq!(
+        field("SigIgn:") & sigpipe,
+        0,
+        "SIGPIPE still ignored: {text}"
+    );
+}
+
+fn signal_ends_the_wait(sig: i32, name: &str) {
+    let target = format!("127.0.0.1:{}", closed_port());
+    let mut run = Running::start(cmd(&["-i", "20ms", &target]));
+    run.wait_for("not ready: connection refused");
+    // SAFETY: kill with a live child's pid and a valid signal number.
+    unsafe { libc::kill(run.child.id() as i32, sig) };
+    let (status, log) = run.finish();
+    assert_eq!(status.code(), Some(128 + sig), "{status:?}\n{log}");
+    assert!(
+        log.contains(&format!(
+            "interrupted by {name}, still waiting for: {target} (connection refused"
+        )),
+        "{log}"
+    );
+}
+
+#[test]
+fn sigterm_exits_143() {
+    signal_ends_the_wait(libc::SIGTERM, "SIGTERM");
+}
+
+#[test]
+fn sigint_exits_130() {
+    signal_ends_the_wait(libc::SIGINT, "SIGINT");
+}
+
+/// As PID 1 the kernel drops signals the process does not handle; the wait must still end.
+fn signal_ends_the_wait_as_pid_1(sig: i32) {
+    if !is_root() {
+        let why = "skipping the PID 1 signal test: it needs root for a PID namespace";
+        assert!(!in_ci(), "{why}, and CI=true requires it");
+        eprintln!("{why}");
+        return;
+    }
+    let target = format!("127.0.0.1:{}", closed_port());
+    let mut c = Command::new("unshare");
+    c.args(["--pid", "--fork", "--", BIN, "-i", "20ms", &target]);
+    let mut run = Running::start(c);
+    run.wait_for("not ready: connection refused");
+    let unshare = run.child.id();
+    let children = std::fs::read_to_string(format!("/proc/{unshare}/task/{unshare}/children"))
+        .expect("read unshare's children");
+    let pid: i32 = children.trim().parse().expect("one child pid");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let nspid = status
+        .lines()
+        .find(|l| l.starts_with("NSpid:"))
+        .expect("NSpid line");
+    assert!(
+        nspid.ends_with("\t1"),
+        "not PID 1 in its namespace: {nspid}"
+    );
+    // SAFETY: kill with a live pid and a valid signal number.
+    unsafe { libc::kill(pid, sig) };
+    let (status, log) = run.finish();
+    assert_eq!(status.code(), Some(128 + sig), "{status:?}\n{log}");
+}
+
+#[test]
+fn sigterm_as_pid_1_exits_143() {
+    signal_ends_the_wait_as_pid_1(libc::SIGTERM);
+}
+
+#[test]
+fn sigint_as_pid_1_exits_130() {
+    signal_ends_the_wait_as_pid_1(libc::SIGINT);
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    // script(1) gives the binary a terminal for stderr.
+    let script = |no_color: Option<&str>| {
+        let mut c = Command::new("script");
+        c.args(["-qec", &format!("{BIN} 127.0.0.1"), "/dev/null"]);
+        c.env_remove("NO_COLOR");
+        if let Some(v) = no_color {
+            c.env("NO_COLOR", v);
+        }
+        c.stdin(Stdio::null());
+        c.output()
+    };
+    let Ok(o) = script(None) else {
+        let why = "skipping the colour test: script(1) is missing";
+        assert!(!in_ci(), "{why}, and CI=true requires it");
+        eprintln!("{why}");
+        return;
+    };
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("\x1b[32mINFO"),
+        "no colour on a terminal: {text:?}"
+    );
+    let o = script(Some("1")).expect("script ran before");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("INFO") && !text.contains("\x1b["), "{text:?}");
+}
+
+#[test]
+fn quiet_and_verbose() {
+    let o = run(&["-q", "127.0.0.1"]);
+    assert_code(&o, 0);
+    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+    let target = format!("127.0.0.1:{}", closed_port());
+    let o = run(&["-v", "-t", "200ms", "-i", "50ms", &target]);
+    assert_code(&o, 1);
+    assert_logged(&o, "DEBUG");
+    assert_logged(&o, &format!("{target}: attempt 2: connection refused"));
+    let mut c = cmd(&["127.0.0.1"]);
+    c.env("PRECHECK_LOG", "error");
+    let o = output(c);
+    assert_code(&o, 0);
+    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+}
