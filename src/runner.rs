@@ -13,6 +13,7 @@ use log::{debug, error, info};
 
 use crate::cli::{Config, Family};
 use crate::exit::Exit;
+use crate::logging::Secs;
 use crate::probe::{self, Outcome, Reason};
 use crate::signals;
 use crate::target::Target;
@@ -121,9 +122,9 @@ pub fn wait(config: &Config, rx: &Receiver<Event>, start: Instant) -> Exit {
                 after,
             }) => {
                 info!(
-                    "{}: ready after {:.3}s: {}",
+                    "{}: ready after {}: {}",
                     targets[index],
-                    after.as_secs_f64(),
+                    Secs(after),
                     addrs.join(", ")
                 );
                 if !ready[index] {
