@@ -1,0 +1,58 @@
+# service-precheck: build, static builds, tests, lint. `make help` lists the targets.
+
+CARGO   ?= cargo
+TARGET  ?= x86_64-unknown-linux-musl
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+STATIC   = target/$(TARGET)/release/service-precheck
+X86_64   = $(CURDIR)/target/x86_64-unknown-linux-musl/release/service-precheck
+AARCH64  = $(CURDIR)/target/aarch64-unknown-linux-musl/release/service-precheck
+
+# Cross-linking for aarch64 needs no C toolchain: rust-lld ships with rustup.
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER ?= rust-lld
+
+.PHONY: help build static test lint clean demo image image-test bench
+
+help:
+	@echo "make build       release build for this machine (glibc, dynamic)"
+	@echo "make static      static musl binary for TARGET=$(TARGET) (adds the rustup target)"
+	@echo "make test        unit, integration, DNS lab, aarch64 and image tests"
+	@echo "make lint        cargo fmt --check and clippy -D warnings"
+	@echo "make demo        the ZooKeeper story from the blog post, in a DNS lab (root)"
+	@echo "make image       container image service-precheck:$(VERSION) and :latest"
+	@echo "make image-test  build the image and test it with podman"
+	@echo "make bench       benchmarks against wait-for-it and the nslookup loop"
+	@echo "make clean       remove build outputs"
+
+build:
+	$(CARGO) build --release --locked
+
+static:
+	@rustup target list --installed 2>/dev/null | grep -qx '$(TARGET)' || rustup target add '$(TARGET)'
+	$(CARGO) build --release --locked --target '$(TARGET)'
+	@ls -l $(STATIC)
+
+test:
+	$(MAKE) static TARGET=x86_64-unknown-linux-musl
+	$(MAKE) static TARGET=aarch64-unknown-linux-musl
+	SERVICE_PRECHECK_STATIC='$(X86_64)' SERVICE_PRECHECK_AARCH64='$(AARCH64)' $(CARGO) test --locked
+	$(MAKE) image-test
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+demo: static
+	SERVICE_PRECHECK_STATIC='$(X86_64)' sh examples/demo/run.sh
+
+image: static
+	sh tests/image/build.sh
+
+image-test: image
+	sh tests/image/test.sh
+
+bench:
+	$(MAKE) static TARGET=x86_64-unknown-linux-musl
+	SERVICE_PRECHECK_STATIC='$(X86_64)' sh bench/run.sh
+
+clean:
+	$(CARGO) clean
