@@ -32,6 +32,7 @@ pub fn scenarios() -> Vec<Scenario> {
         s("aaaa_drop_a_ok", aaaa_drop),
         s("aaaa_nxdomain_a_ok", aaaa_nxdomain),
         s("drop_everything_timeout_2s", drop_everything_timeout),
+        s("fault_drop_with_timeout_1_then_recovers", drop_timeout_1),
         s("fault_nxdomain_then_recovers", nxdomain),
         s("fault_nodata_then_recovers", nodata),
         s("fault_delay_short_is_slow_not_failed", delay_short),
@@ -64,7 +65,19 @@ fn fault_then_recover(
     reason: &str,
     within: Duration,
 ) -> Result<(), String> {
+    fault_then_recover_with(lab, "", fault, reason, within)
+}
+
+/// The same with these `options` in resolv.conf.
+fn fault_then_recover_with(
+    lab: &Lab,
+    options: &str,
+    fault: Fault,
+    reason: &str,
+    within: Duration,
+) -> Result<(), String> {
     let dns = server(lab)?;
+    lab.resolv_conf(&format!("nameserver 127.0.0.53\n{options}"))?;
     dns.fault(NAME, None, fault);
     let mut run = lab.precheck(&["-v", "-i", "200ms", NAME])?;
     let first = run.wait_line(&format!("{NAME}: not ready: {reason}"), LONG)?;
@@ -125,6 +138,12 @@ fn refused(lab: &Lab) -> Result<(), String> {
 
 fn drop(lab: &Lab) -> Result<(), String> {
     fault_then_recover(lab, Fault::Drop, EAI_AGAIN, AFTER_TIMEOUT)
+}
+
+/// `options timeout:1` (a pod's dnsConfig can set it) makes a dropped lookup fail in 1 s.
+fn drop_timeout_1(lab: &Lab) -> Result<(), String> {
+    let within = Duration::from_millis(200 + 500 + 1000);
+    fault_then_recover_with(lab, "options timeout:1\n", Fault::Drop, EAI_AGAIN, within)
 }
 
 fn delay_over_timeout(lab: &Lab) -> Result<(), String> {
