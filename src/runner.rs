@@ -106,7 +106,8 @@ fn probe_loop(index: usize, target: &Target, p: Probing, start: Instant, tx: &Se
 /// Waits for `config.min_ready` targets under the deadline, logging each event.
 pub fn wait(config: &Config, rx: &Receiver<Event>, start: Instant) -> Exit {
     let targets = &config.targets;
-    let deadline = config.timeout.map(|t| start + t);
+    // A deadline beyond what the clock can represent is no deadline at all.
+    let deadline = config.timeout.and_then(|t| start.checked_add(t));
     let mut last: Vec<Option<Reason>> = vec![None; targets.len()];
     let mut ready = vec![false; targets.len()];
     let mut ready_count = 0;

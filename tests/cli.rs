@@ -386,6 +386,16 @@ fn a_listener_that_starts_late_is_seen() {
 }
 
 #[test]
+fn huge_durations_do_not_panic() {
+    // Half a trillion years overflows the monotonic clock.
+    let o = run(&["-t", "500000000000y", "-i", "500000000000y", "127.0.0.1"]);
+    assert_code(&o, 0);
+    let target = format!("127.0.0.1:{}", closed_port());
+    let o = run(&["-t", "200ms", "--connect-timeout", "500000000000y", &target]);
+    assert_code(&o, 1);
+}
+
+#[test]
 fn a_port_that_never_opens_hits_the_deadline() {
     let target = format!("127.0.0.1:{}", closed_port());
     let start = Instant::now();
