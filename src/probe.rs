@@ -108,80 +108,95 @@ fn join<T: fmt::Display>(items: &[T]) -> String {
         .join(", ")
 }
 
-/// One attempt at `target`.
+/// One attempt at `target`, a family at a time: IPv4 first, then IPv6 only when IPv4 did not
+/// already make the target ready. So a broken AAAA answer never delays a good A answer, and
+/// the common case costs one lookup.
 pub fn attempt(target: &Target, family: Family, connect_timeout: Duration) -> Outcome {
-    let addrs = match resolve(&target.host, family) {
-        Ok(addrs) => addrs,
-        Err(Failure::NotReady(reason)) => return Outcome::NotReady(reason),
-        Err(Failure::Fatal(text)) => return Outcome::Fatal(text),
-    };
-    match target.port {
-        None if addrs.len() >= target.min => Outcome::Ready(strings(&addrs)),
-        None => Outcome::NotReady(Reason::TooFew {
-            have: addrs,
-            want: target.min,
-        }),
-        Some(port) => connect_all(&addrs, port, target.min, connect_timeout),
-    }
-}
-
-fn strings<T: fmt::Display>(items: &[T]) -> Vec<String> {
-    items.iter().map(|i| i.to_string()).collect()
-}
-
-enum Failure {
-    NotReady(Reason),
-    Fatal(String),
-}
-
-/// The distinct addresses of `host`, sorted, one getaddrinfo call per family.
-fn resolve(host: &Host, family: Family) -> Result<Vec<IpAddr>, Failure> {
-    let name = match host {
-        Host::Ip(ip) => return Ok(vec![*ip]),
-        Host::Name(name) => name,
-    };
     let families: &[(Family, i32)] = match family {
         Family::V4 => &[(Family::V4, libc::AF_INET)],
         Family::V6 => &[(Family::V6, libc::AF_INET6)],
         Family::Both => &[(Family::V4, libc::AF_INET), (Family::V6, libc::AF_INET6)],
     };
-    let mut addrs = BTreeSet::new();
+    let mut resolved: BTreeSet<IpAddr> = BTreeSet::new();
+    let mut accepted: BTreeSet<SocketAddr> = BTreeSet::new();
+    let mut failure: Option<(SocketAddr, ConnectError)> = None;
     let mut worst: Option<Lookup> = None;
     for &(fam, af) in families {
-        let lookup = match lookup(name, af) {
-            Ok(found) if found.is_empty() => Lookup::NoData,
-            Ok(found) => {
-                addrs.extend(found);
-                continue;
-            }
-            Err(e) => classify(e),
-        };
-        if let Lookup::Fatal(text) = lookup {
-            return Err(Failure::Fatal(format!(
-                "getaddrinfo({name:?}, {}) rejected the request: {text}",
-                if fam == Family::V4 {
-                    "AF_INET"
-                } else {
-                    "AF_INET6"
+        let found = match &target.host {
+            Host::Ip(ip) if (af == libc::AF_INET) == ip.is_ipv4() => vec![*ip],
+            Host::Ip(_) => continue,
+            Host::Name(name) => match lookup(name, af) {
+                Ok(found) if !found.is_empty() => found,
+                Ok(_) => {
+                    worst = worse(worst, Lookup::NoData);
+                    continue;
                 }
-            )));
-        }
-        if worst.as_ref().is_none_or(|w| lookup.rank() > w.rank()) {
-            worst = Some(lookup);
+                Err(e) => match classify(e) {
+                    Lookup::Fatal(text) => return Outcome::Fatal(fatal(name, fam, &text)),
+                    lookup => {
+                        worst = worse(worst, lookup);
+                        continue;
+                    }
+                },
+            },
+        };
+        let new: Vec<IpAddr> = found
+            .into_iter()
+            .filter(|ip| resolved.insert(*ip))
+            .collect();
+        match target.port {
+            None if resolved.len() >= target.min => return Outcome::Ready(strings(&resolved)),
+            None => {}
+            Some(port) => {
+                let (ok, failed) = connect_all(&new, port, connect_timeout);
+                accepted.extend(ok);
+                failure = failure.or(failed);
+                if accepted.len() >= target.min {
+                    return Outcome::Ready(strings(&accepted));
+                }
+            }
         }
     }
-    if !addrs.is_empty() {
-        return Ok(addrs.into_iter().collect());
+    Outcome::NotReady(match (target.port, failure) {
+        _ if resolved.is_empty() => match worst {
+            Some(Lookup::Again) => Reason::ServerFailure,
+            Some(Lookup::Fail) => Reason::LookupFailed,
+            Some(Lookup::Other(text)) => Reason::Resolver(text),
+            Some(Lookup::NoName) => Reason::NoSuchName,
+            // NODATA everywhere, or no error and no address: the name exists without addresses.
+            Some(Lookup::NoData) | Some(Lookup::Fatal(_)) | None => Reason::NoAddress(family),
+        },
+        (None, _) => Reason::TooFew {
+            have: resolved.into_iter().collect(),
+            want: target.min,
+        },
+        (Some(_), Some((addr, e))) if target.min == 1 => Reason::Connect(addr, e),
+        (Some(_), failure) => Reason::TooFewAccept {
+            have: accepted.len(),
+            want: target.min,
+            failure,
+        },
+    })
+}
+
+fn strings<'a, T: fmt::Display + 'a>(items: impl IntoIterator<Item = &'a T>) -> Vec<String> {
+    items.into_iter().map(|i| i.to_string()).collect()
+}
+
+fn worse(worst: Option<Lookup>, new: Lookup) -> Option<Lookup> {
+    match worst {
+        Some(w) if w.rank() >= new.rank() => Some(w),
+        _ => Some(new),
     }
-    let reason = match worst {
-        Some(Lookup::Again) => Reason::ServerFailure,
-        Some(Lookup::Fail) => Reason::LookupFailed,
-        Some(Lookup::Other(text)) => Reason::Resolver(text),
-        Some(Lookup::NoName) => Reason::NoSuchName,
-        // No error and no address (or NODATA everywhere): the name exists without addresses.
-        Some(Lookup::NoData) | Some(Lookup::Fatal(_)) | None => Reason::NoAddress(family),
+}
+
+fn fatal(name: &str, family: Family, text: &str) -> String {
+    let af = if family == Family::V4 {
+        "AF_INET"
+    } else {
+        "AF_INET6"
     };
-    Err(Failure::NotReady(reason))
+    format!("getaddrinfo({name:?}, {af}) rejected the request: {text}")
 }
 
 fn lookup(name: &str, af: i32) -> Result<Vec<IpAddr>, LookupError> {
@@ -259,10 +274,14 @@ fn gai_text(e: LookupError) -> String {
     format!("{} (code {code})", io::Error::from(e))
 }
 
-/// Connects to every address at once (a hung address must not delay the others) and is ready
-/// when `min` of them accept.
-fn connect_all(addrs: &[IpAddr], port: u16, min: usize, timeout: Duration) -> Outcome {
-    let addrs: Vec<SocketAddr> = addrs.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
+/// Connects to every address at once (a hung address must not delay the others). Returns the
+/// addresses that accepted and the first failure, in `ips` order.
+fn connect_all(
+    ips: &[IpAddr],
+    port: u16,
+    timeout: Duration,
+) -> (Vec<SocketAddr>, Option<(SocketAddr, ConnectError)>) {
+    let addrs: Vec<SocketAddr> = ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
     let results: Vec<Result<(), ConnectError>> = if addrs.len() == 1 {
         vec![connect(addrs[0], timeout)]
     } else {
@@ -279,8 +298,7 @@ fn connect_all(addrs: &[IpAddr], port: u16, min: usize, timeout: Duration) -> Ou
                 .into_iter()
                 .zip(&addrs)
                 .map(|(handle, &addr)| match handle {
-                    // A connect thread cannot panic short of a bug, and panics abort the
-                    // process (panic = "abort"), so join only returns Ok.
+                    // Panics abort the process (panic = "abort"), so join only returns Ok.
                     Ok(h) => h
                         .join()
                         .unwrap_or(Err(ConnectError::Other("panicked".into()))),
@@ -290,27 +308,17 @@ fn connect_all(addrs: &[IpAddr], port: u16, min: usize, timeout: Duration) -> Ou
                 .collect()
         })
     };
-    let ok: Vec<SocketAddr> = addrs
-        .iter()
-        .zip(&results)
-        .filter(|(_, r)| r.is_ok())
-        .map(|(a, _)| *a)
-        .collect();
-    let first_failure = addrs
-        .iter()
-        .zip(results)
-        .find_map(|(a, r)| r.err().map(|e| (*a, e)));
-    if ok.len() >= min {
-        return Outcome::Ready(strings(&ok));
+    let mut ok = Vec::new();
+    let mut failure = None;
+    for (addr, result) in addrs.into_iter().zip(results) {
+        match result {
+            Ok(()) => ok.push(addr),
+            Err(e) => {
+                failure = failure.or(Some((addr, e)));
+            }
+        }
     }
-    match (min, first_failure) {
-        (1, Some((addr, e))) => Outcome::NotReady(Reason::Connect(addr, e)),
-        (_, failure) => Outcome::NotReady(Reason::TooFewAccept {
-            have: ok.len(),
-            want: min,
-            failure,
-        }),
-    }
+    (ok, failure)
 }
 
 fn connect(addr: SocketAddr, timeout: Duration) -> Result<(), ConnectError> {
@@ -461,20 +469,24 @@ mod tests {
     }
 
     #[test]
-    fn tcp_min_counts_accepting_addresses() {
+    fn connect_all_tries_every_address() {
         let open = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = open.local_addr().unwrap().port();
         // 127.0.0.2 is loopback too, but nothing listens there on this port.
-        let addrs: Vec<IpAddr> = vec!["127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap()];
-        let got = connect_all(&addrs, port, 2, Duration::from_secs(1));
+        let ips: Vec<IpAddr> = vec!["127.0.0.2".parse().unwrap(), "127.0.0.1".parse().unwrap()];
+        let (ok, failure) = connect_all(&ips, port, Duration::from_secs(1));
+        assert_eq!(
+            ok,
+            [format!("127.0.0.1:{port}").parse::<SocketAddr>().unwrap()]
+        );
         let failed: SocketAddr = format!("127.0.0.2:{port}").parse().unwrap();
-        let want = Reason::TooFewAccept {
-            have: 1,
-            want: 2,
-            failure: Some((failed, ConnectError::Refused)),
-        };
-        assert_eq!(got, Outcome::NotReady(want));
-        let got = connect_all(&addrs, port, 1, Duration::from_secs(1));
-        assert_eq!(got, Outcome::Ready(vec![format!("127.0.0.1:{port}")]));
+        assert_eq!(failure, Some((failed, ConnectError::Refused)));
+    }
+
+    #[test]
+    fn literal_of_the_other_family_is_never_looked_up() {
+        let target: Target = "::1".parse().unwrap();
+        let got = attempt(&target, Family::V4, Duration::from_secs(1));
+        assert_eq!(got, Outcome::NotReady(Reason::NoAddress(Family::V4)));
     }
 }
