@@ -1,0 +1,191 @@
+#!/bin/sh
+# tests/image/test.sh: `make image-test`: build the image, then run it the way a hardened
+# initContainer runs (its own non-root user, --read-only, no capabilities, no network) and check
+# the exit codes, that nothing but /service-precheck is in it, and the arm64 variant.
+#
+# Names are answered from the container's /etc/hosts (--add-host). Every container that looks a
+# name up runs with --network none and a resolv.conf of ours pointing at its own loopback, so no
+# lookup can reach this machine's resolver. Traffic stays on loopback.
+#
+# Environment: IMAGE_TEST_NO_BUILD=1 tests the image already built; CI=true turns skips into
+# failures. Ends with the line `image-test: N passed, N failed`.
+set -u
+# shellcheck source=tests/image/common.sh
+. "$(dirname "$0")/common.sh"
+
+if [ "$engine" != podman ]; then
+    echo "image-test runs the image with podman; found only $engine (apt-get install podman buildah runc)" >&2
+    exit 1
+fi
+ensure_podman_conf || exit 1
+if [ -z "${IMAGE_TEST_NO_BUILD:-}" ]; then
+    sh "$root/tests/image/build.sh" || { echo "image-test: building the image failed" >&2; exit 1; }
+fi
+
+image=$image_name:$version
+tmp=$(mktemp -d)
+listener_pid=
+trap 'rm -rf "$tmp"; [ -z "$listener_pid" ] || kill "$listener_pid" 2>/dev/null' EXIT
+printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$tmp/resolv.conf"
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok - $1"; }
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL - $1"
+    for f in "$tmp/out" "$tmp/err"; do [ -s "$f" ] && sed 's/^/    | /' "$f"; done
+    return 0
+}
+skip() {
+    if [ "${CI:-}" = true ]; then fail "$1 (cannot run under CI=true: $2)"; else echo "skip - $1: $2"; fi
+}
+
+hardened="--rm --read-only --cap-drop ALL --security-opt no-new-privileges"
+offline="--network none -v $tmp/resolv.conf:/etc/resolv.conf:ro"
+# run OPTIONS ARG...: run the image with the hardened options plus OPTIONS (split on spaces);
+# the exit code goes to $rc, the output to $tmp/out and $tmp/err.
+run() {
+    opts=$1
+    shift
+    # shellcheck disable=SC2086 # the option strings are meant to split
+    timeout 60 podman --runtime runc --cgroup-manager=cgroupfs run $hardened $opts "$image" "$@" \
+        >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+}
+# expect NAME RC [TEXT]: the last run exited RC and, if given, printed TEXT.
+expect() {
+    if [ "$rc" -eq "$2" ] && { [ -z "${3:-}" ] || cat "$tmp/out" "$tmp/err" | grep -qF -- "$3"; }; then
+        pass "$1"
+    else
+        # shellcheck disable=SC2016 # the single quotes are text inside double quotes
+        fail "$1 (exit $rc, wanted $2${3:+ with '$3'})"
+    fi
+}
+# inspect IMAGE FORMAT: one field of the image's config.
+inspect() { eng image inspect --format "$2" "$1"; }
+# files_of IMAGE: the paths in the image's root filesystem, one a line.
+files_of() {
+    id=$(eng create "$1" 2>/dev/null) || return 1
+    eng export -o "$tmp/fs.tar" "$id" && tar -tf "$tmp/fs.tar" | sort
+    eng rm "$id" >/dev/null
+}
+
+# --- the image's configuration ------------------------------------------------------------
+got="$(inspect "$image" '{{.Config.User}}|{{json .Config.Entrypoint}}|{{.Os}}/{{.Architecture}}')"
+want="65534:65534|[\"/service-precheck\"]|linux/$(host_arch)"
+if [ "$got" = "$want" ]; then pass "config: user, exec-form entrypoint, platform"; else fail "config: got '$got', wanted '$want'"; fi
+
+label_problems=
+for label in title description source licenses version; do
+    value=$(inspect "$image" "{{index .Config.Labels \"org.opencontainers.image.$label\"}}")
+    [ -n "$value" ] && [ "$value" != "<no value>" ] || label_problems="$label_problems $label"
+done
+[ "$(inspect "$image" '{{index .Config.Labels "org.opencontainers.image.version"}}')" = "$version" ] ||
+    label_problems="$label_problems version!=$version"
+if [ -z "$label_problems" ]; then pass "OCI labels"; else fail "OCI labels missing or wrong:$label_problems"; fi
+
+files=$(files_of "$image")
+if [ "$files" = service-precheck ]; then pass "only /service-precheck in the image"; else fail "image files: $(echo "$files" | tr '\n' ' ')"; fi
+
+# --- running it -----------------------------------------------------------------------------
+run "$offline --entrypoint /bin/sh" -c true
+if [ "$rc" -ne 0 ]; then pass "no shell (exit $rc)"; else fail "--entrypoint /bin/sh ran"; fi
+
+run "$offline" -V
+expect "-V prints the version" 0 "$version"
+
+run "$offline" --no-such-flag
+expect "bad flag: exit 2" 2
+
+run "$offline --add-host db.precheck.test:127.0.0.1" db.precheck.test
+expect "name from /etc/hosts: exit 0" 0 "ready"
+
+run "$offline --add-host zk.precheck.test:127.0.0.1 --add-host zk.precheck.test:127.0.0.2" \
+    -t 5s 'dns://zk.precheck.test?min=2'
+expect "two addresses for ?min=2: exit 0" 0 "ready"
+
+run "$offline --add-host zk.precheck.test:127.0.0.1" -t 1s 'dns://zk.precheck.test?min=2'
+expect "one address for ?min=2: exit 1 at the deadline" 1 "deadline of 1s passed"
+
+run "$offline" -t 1s missing.precheck.invalid
+expect "unknown name: exit 1 at the deadline" 1 "deadline of 1s passed"
+
+run "$offline" -t 1s 127.0.0.1:9
+expect "closed port: exit 1 at the deadline" 1 "connection refused"
+
+run "$offline --add-host db.precheck.test:127.0.0.1" db.precheck.test -- /service-precheck -V
+expect "exec after success (the command's output)" 0 "$version"
+
+# A TCP port that is open: a listener on the host's loopback, the container in the host's
+# network namespace. The target is an IP literal, so nothing is looked up.
+if command -v python3 >/dev/null 2>&1; then
+    python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+print(s.getsockname()[1], flush=True)
+time.sleep(120)' >"$tmp/port" &
+    listener_pid=$!
+    for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s "$tmp/port" ] && break; sleep 0.2; done
+    run "--network host" -t 10s "127.0.0.1:$(cat "$tmp/port")"
+    expect "open TCP port on loopback: exit 0" 0 "ready"
+    kill "$listener_pid" 2>/dev/null
+    listener_pid=
+else
+    skip "open TCP port on loopback" "python3 is needed for the listener"
+fi
+
+# SIGTERM to PID 1, as the kubelet does when it gives up on an initContainer.
+# shellcheck disable=SC2086 # $offline is meant to split
+if id=$(eng run -d --read-only --cap-drop ALL $offline "$image" never.precheck.invalid 2>"$tmp/err"); then
+    sleep 1
+    start=$(date +%s)
+    eng stop --time 20 "$id" >/dev/null 2>&1
+    took=$(($(date +%s) - start))
+    rc=$(eng container inspect --format '{{.State.ExitCode}}' "$id")
+    eng logs "$id" >"$tmp/out" 2>"$tmp/err"
+    eng rm -f "$id" >/dev/null 2>&1
+    if [ "$took" -lt 10 ]; then expect "SIGTERM as PID 1: exit 143 at once (${took}s)" 143 "interrupted by SIGTERM"; else fail "SIGTERM as PID 1 took ${took}s: SIGTERM was not handled"; fi
+else
+    fail "SIGTERM as PID 1: the container did not start"
+fi
+
+# --- arm64 ----------------------------------------------------------------------------------
+arm_bin=$root/target/aarch64-unknown-linux-musl/release/service-precheck
+if [ -x "$arm_bin" ]; then
+    test_name=localhost/service-precheck-arm64-test
+    if IMAGE_NAME=$test_name IMAGE_PLATFORMS=linux/arm64 sh "$root/tests/image/build.sh" >"$tmp/out" 2>"$tmp/err"; then
+        arch=$(inspect "$test_name:$version" '{{.Os}}/{{.Architecture}}')
+        files_of "$test_name:$version" >/dev/null
+        tar -xOf "$tmp/fs.tar" service-precheck >"$tmp/arm-bin"
+        # ELF e_machine, bytes 18-19: 0xb7 0x00 is AArch64.
+        machine=$(od -An -tx1 -j18 -N2 "$tmp/arm-bin" | tr -d ' \n')
+        if [ "$arch" = linux/arm64 ] && [ "$machine" = b700 ]; then pass "arm64 image: platform and ELF machine"; else fail "arm64 image: platform $arch, ELF machine $machine"; fi
+        if command -v qemu-aarch64-static >/dev/null 2>&1; then
+            chmod +x "$tmp/arm-bin"
+            timeout 60 qemu-aarch64-static "$tmp/arm-bin" -V >"$tmp/out" 2>"$tmp/err"
+            rc=$?
+            expect "arm64 image's binary runs under qemu-aarch64-static" 0 "$version"
+        else
+            skip "arm64 image's binary under qemu" "qemu-aarch64-static is missing (apt-get install qemu-user-static)"
+        fi
+        eng rmi "$test_name:$version" "$test_name:latest" >/dev/null 2>&1
+    else
+        fail "arm64 image did not build"
+    fi
+
+    multi_name=localhost/service-precheck-multiarch-test
+    if IMAGE_NAME=$multi_name IMAGE_PLATFORMS=linux/amd64,linux/arm64 sh "$root/tests/image/build.sh" >"$tmp/out" 2>"$tmp/err"; then
+        platforms=$(eng manifest inspect "$multi_name:$version" | grep -o '"architecture": *"[a-z0-9]*"' | sort | tr -d ' \n')
+        if [ "$platforms" = '"architecture":"amd64""architecture":"arm64"' ]; then pass "manifest list for linux/amd64,linux/arm64"; else fail "manifest list platforms: $platforms"; fi
+    else
+        fail "manifest list build failed"
+    fi
+    # podman 4.3 cannot list images while such a local manifest list exists: remove it.
+    eng manifest rm "$multi_name:$version" "$multi_name:latest" >/dev/null 2>&1
+else
+    skip "arm64 image" "no $arm_bin (make static TARGET=aarch64-unknown-linux-musl)"
+fi
+
+echo "image-test: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
