@@ -37,6 +37,10 @@ esac
 
 set -- --platform "$platforms" --build-arg "BINARY=$binary" --build-arg "VERSION=$version" \
     -f "$root/Containerfile"
+# podman 4.3 (buildah 1.28) reuses cached FROM scratch layers across platforms: an amd64 build
+# after an arm64 one came out labelled arm64. The prebuilt build has no RUN step, so no cache
+# costs nothing there; a source build compiles afresh anyway once the sources changed.
+[ "$engine" = docker ] || set -- "$@" --no-cache
 
 # Free both names: podman cannot move a tag between a manifest list and an image.
 if [ "$engine" = podman ]; then

@@ -187,5 +187,48 @@ else
     skip "arm64 image" "no $arm_bin (make static TARGET=aarch64-unknown-linux-musl)"
 fi
 
+# --- the Containerfile's default path: compiling from source ------------------------------
+# The Rust builder image cannot be pulled here, so a stand-in is made from this machine's own
+# toolchain: an empty image whose /usr, rustup and cargo homes are bind-mounted from the host for
+# the build (cargo's registry cache included: `make test` has filled it). --network none proves
+# the build needs nothing from outside once the crates are cached.
+rustup_home=${RUSTUP_HOME:-$HOME/.rustup}
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+if [ -d "$rustup_home" ] && [ -d "$cargo_home" ] && command -v cc >/dev/null 2>&1 && [ -d /etc/alternatives ]; then
+    builder=localhost/service-precheck-host-rust:test
+    source_name=localhost/service-precheck-source-test
+    ctr=$(buildah from scratch)
+    mnt=$(buildah mount "$ctr")
+    for d in bin lib lib64 sbin; do ln -s "usr/$d" "$mnt/$d"; done
+    mkdir -p "$mnt/usr" "$mnt/etc/alternatives" "$mnt/tmp" "$mnt$rustup_home" "$mnt$cargo_home"
+    chmod 1777 "$mnt/tmp"
+    buildah umount "$ctr" >/dev/null
+    buildah config --env "PATH=$cargo_home/bin:/usr/sbin:/usr/bin" --env "HOME=$HOME" \
+        --env "RUSTUP_HOME=$rustup_home" --env "CARGO_HOME=$cargo_home" "$ctr"
+    buildah commit -q "$ctr" "$builder" >/dev/null
+    buildah rm "$ctr" >/dev/null
+    # Without --build-arg BINARY: the default is what is tested here.
+    if timeout 900 podman --runtime runc --cgroup-manager=cgroupfs build --no-cache --network none \
+        -v /usr:/usr:ro -v /etc/alternatives:/etc/alternatives:ro \
+        -v "$rustup_home:$rustup_home:ro" -v "$cargo_home:$cargo_home" \
+        --build-arg "RUST_IMAGE=$builder" --build-arg "VERSION=$version" \
+        -t "$source_name:$version" -f "$root/Containerfile" "$root" >"$tmp/out" 2>"$tmp/err"; then
+        : >"$tmp/err"
+        files=$(files_of "$source_name:$version")
+        got="$files|$(inspect "$source_name:$version" '{{.Config.User}}|{{.Os}}/{{.Architecture}}')"
+        if [ "$got" = "service-precheck|65534:65534|linux/$(host_arch)" ]; then pass "source build: image"; else fail "source build: got '$got'"; fi
+        saved=$image
+        image=$source_name:$version
+        run "$offline --add-host db.precheck.test:127.0.0.1" db.precheck.test
+        expect "source build: the binary works" 0 "ready"
+        image=$saved
+    else
+        fail "source build (the Containerfile's default path) failed"
+    fi
+    eng rmi "$source_name:$version" "$builder" >/dev/null 2>&1
+else
+    skip "source build" "needs rustup and cargo homes, cc and /etc/alternatives on this machine"
+fi
+
 echo "image-test: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
