@@ -44,11 +44,21 @@ mkdir "$lab/zone"
 
 # The cluster DNS: answers from the files in $lab/zone (re-read when they change), NXDOMAIN for
 # anything else in the cluster's zones, no cache.
-"$DEMO_DNSMASQ" --keep-in-foreground --conf-file=/dev/null --pid-file= --user=root \
+"$DEMO_DNSMASQ" --no-daemon --conf-file=/dev/null --pid-file= --user=root \
     --no-resolv --no-hosts --listen-address=127.0.0.1 --bind-interfaces --cache-size=0 \
     --local=/cluster.local/ --local=/ns1/ --hostsdir="$lab/zone" \
-    --log-facility="$lab/dnsmasq.log" &
-until grep -q started "$lab/dnsmasq.log" 2>/dev/null; do sleep 0.05; done
+    --log-facility="$lab/dnsmasq.log" >/dev/null 2>&1 &
+dnsmasq=$!
+tries=0
+until grep -q started "$lab/dnsmasq.log" 2>/dev/null; do
+    tries=$((tries + 1))
+    if [ "$tries" -gt 100 ] || ! kill -0 "$dnsmasq" 2>/dev/null; then
+        echo "demo: dnsmasq did not start:" >&2
+        cat "$lab/dnsmasq.log" >&2 2>/dev/null || true
+        exit 1
+    fi
+    sleep 0.05
+done
 
 say "A pod in namespace ns1 (an HDFS namenode, as in the blog post) has this resolv.conf:"
 sed 's/^/        /' /etc/resolv.conf

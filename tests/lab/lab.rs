@@ -94,7 +94,7 @@ impl Lab {
         write(&hosts, "")?;
         let mut cmd = Command::new(exe);
         cmd.args([
-            "--keep-in-foreground",
+            "--no-daemon",
             "--log-facility=-",
             "--conf-file=/dev/null",
             "--pid-file=",
