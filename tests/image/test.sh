@@ -150,6 +150,36 @@ else
     fail "SIGTERM as PID 1: the container did not start"
 fi
 
+# --- COPY --from into a user's image, as the README and examples/compose show -----------------
+# busybox-static stands in for the user's base image and server: FROM scratch plus a shell.
+# (A dynamic busybox could not run from scratch; ldd fails on a static binary.)
+if [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; then
+    user_name=localhost/service-precheck-copy-from-test
+    mkdir -p "$tmp/user"
+    cp /bin/busybox "$tmp/user/busybox"
+    {
+        echo 'FROM scratch'
+        echo 'COPY busybox /bin/sh'
+        echo "COPY --from=$image /service-precheck /usr/local/bin/"
+        echo 'USER 65534:65534'
+        echo 'ENTRYPOINT ["/usr/local/bin/service-precheck", "--timeout", "5s", "db.precheck.test", "--"]'
+        # shellcheck disable=SC2016 # $(id -u) is for the container's shell
+        echo 'CMD ["/bin/sh", "-c", "echo server started as $(id -u)"]'
+    } >"$tmp/user/Containerfile"
+    if eng build --no-cache -t "$user_name:test" "$tmp/user" >"$tmp/out" 2>"$tmp/err"; then
+        saved=$image
+        image=$user_name:test
+        run "$offline --add-host db.precheck.test:127.0.0.1"
+        expect "COPY --from into another image, as its entrypoint prefix" 0 "server started as 65534"
+        image=$saved
+    else
+        fail "COPY --from=$image did not build"
+    fi
+    eng rmi "$user_name:test" >/dev/null 2>&1
+else
+    skip "COPY --from into another image" "needs a static /bin/busybox (apt-get install busybox-static)"
+fi
+
 # --- arm64 ----------------------------------------------------------------------------------
 arm_bin=$root/target/aarch64-unknown-linux-musl/release/service-precheck
 if [ -x "$arm_bin" ]; then
