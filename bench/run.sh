@@ -154,18 +154,20 @@ in the namespace). Hanging connect: SYNs to 127.0.0.3:7003 are dropped.
 ## 5. Scale
 
 All ready: names in dnsmasq (\`sN.bench\`), or in /etc/hosts (\`hN.bench\`, 1000 lines in the
-file). Wall: hyperfine median of 20 runs. CPU (wait4) and peak RSS (GNU time %M): medians of 5 runs.
-Threads: clone calls counted by strace (the signal thread plus one per target).
+file). Wall: hyperfine median (and slowest) of 20 runs. CPU (wait4) and peak RSS (GNU time %M):
+medians of 5 runs. Threads: clone calls counted by strace (the signal thread plus one per
+target; the main thread makes one more). UDP datagrams dropped for a full receive buffer
+during these runs (dnsmasq's socket, /proc/net/snmp RcvbufErrors): $s5_udp_drops.
 
-| targets | DNS: wall | DNS: CPU s | DNS: peak RSS | threads | /etc/hosts: wall | /etc/hosts: CPU s | /etc/hosts: peak RSS | nslookup loop over the names (sequential) | ratio loop / DNS |
+| targets | DNS: wall (slowest) | DNS: CPU s | DNS: peak RSS | threads created | /etc/hosts: wall (slowest) | /etc/hosts: CPU s | /etc/hosts: peak RSS | nslookup loop over the names | ratio loop / DNS |
 |---|---|---|---|---|---|---|---|---|---|
 EOF
     for n in 1 10 100 1000; do
         eval "dw=\$s5_dns_wall_$n hw=\$s5_hosts_wall_$n du=\$s5_s_usage_$n hu=\$s5_h_usage_$n"
-        eval "dc=\$s5_s_clones_$n lw=\$s5_loop_wall_$n"
-        printf '| %s | %s ms | %s | %s | %s | %s ms | %s | %s | %s ms | %s |\n' "$n" "$dw" \
-            "$(field "$du" 2)" "$(mib "$(field "$du" 3)")" "$dc" "$hw" "$(field "$hu" 2)" \
-            "$(mib "$(field "$hu" 3)")" "$lw" "$(ratio "$dw" "$lw")"
+        eval "dm=\$s5_dns_max_$n hm=\$s5_hosts_max_$n dc=\$s5_s_clones_$n lw=\$s5_loop_wall_$n"
+        printf '| %s | %s ms (%s) | %s | %s | %s | %s ms (%s) | %s | %s | %s ms | %s |\n' "$n" \
+            "$dw" "$dm" "$(field "$du" 2)" "$(mib "$(field "$du" 3)")" "$dc" "$hw" "$hm" \
+            "$(field "$hu" 2)" "$(mib "$(field "$hu" 3)")" "$lw" "$(ratio "$dw" "$lw")"
     done
     cat <<EOF
 

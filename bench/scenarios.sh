@@ -25,7 +25,7 @@ hf() {
     # Its warnings about outliers go to a file; they are shown only when it fails.
     hyperfine --style none --export-json "$json" "$@" >/dev/null 2>"$lab/hyperfine.err" ||
         { cat "$lab/hyperfine.err" >&2 && return 1; }
-    timing median-of-json "$json"
+    timing of-json median "$json"
 }
 
 # --- The namespace: loopback, our resolv.conf and hosts, dnsmasq as the cluster DNS ----------
@@ -97,11 +97,17 @@ while [ "$i" -le 1000 ]; do
     echo "127.2.$((i / 250)).$((i % 250 + 1)) h$i.bench"
     i=$((i + 1))
 done >>"$lab/hosts"
+# UDP datagrams the kernel dropped because a receive buffer (dnsmasq's) was full.
+rcvbuf_errors() { awk '/^Udp:/ { if (h) print $6; h = 1 }' /proc/net/snmp; }
+drops=$(rcvbuf_errors)
 for n in 1 10 100 1000; do
     r=$(hf -N --warmup 3 --runs 20 "$B -q $(names s "$n")" "$B -q $(names h "$n")")
     set -- $r
     put "s5_dns_wall_$n" "$1"
     put "s5_hosts_wall_$n" "$2"
+    set -- $(timing of-json max "$lab/hf.json")
+    put "s5_dns_max_$n" "$1"
+    put "s5_hosts_max_$n" "$2"
     for kind in s h; do
         m "s5_${kind}_usage_$n" timing usage 5 0 -- "$B" -q $(names "$kind" "$n")
         # Threads the process created: one clone per thread (the signal thread and the probes).
@@ -109,6 +115,7 @@ for n in 1 10 100 1000; do
         m "s5_${kind}_clones_$n" grep -c 'clone3\?(' "$lab/strace"
     done
 done
+put s5_udp_drops "$(($(rcvbuf_errors) - drops))"
 # The original method checks one name after another; the loop over N names:
 for n in 1 10 100 1000; do
     runs=10

@@ -15,8 +15,8 @@
   serve ADDR PORT [COUNT]
       accept and close connections on COUNT ports from PORT on, until killed; prints
       `listening` once it listens
-  median-of-json FILE
-      hyperfine --export-json FILE: print each command's median in ms, one per line
+  of-json FIELD FILE
+      hyperfine --export-json FILE: print each command's FIELD (median, max) in ms, one a line
 """
 import json
 import os
@@ -157,10 +157,10 @@ def serve(addr, port, count):
             key.fileobj.accept()[0].close()
 
 
-def median_of_json(path):
+def of_json(field, path):
     with open(path) as f:
         for r in json.load(f)["results"]:
-            print(f"{r['median'] * 1000:.2f}")
+            print(f"{r[field] * 1000:.2f}")
 
 
 def main(argv):
@@ -178,8 +178,8 @@ def main(argv):
         usage(int(args[0]), int(args[1]), cmd)
     elif mode == "serve":
         serve(args[0], int(args[1]), int(args[2]) if len(args) > 2 else 1)
-    elif mode == "median-of-json":
-        median_of_json(args[0])
+    elif mode == "of-json":
+        of_json(args[0], args[1])
     else:
         sys.exit(__doc__)
 
