@@ -149,6 +149,22 @@ impl Run {
         }
     }
 
+    /// Waits until stderr is closed (every line has been read), at most `timeout`.
+    fn wait_eof(&self, timeout: Duration) {
+        let end = Instant::now() + timeout;
+        let mut g = self.guard();
+        while !g.1 {
+            let now = Instant::now();
+            if now >= end {
+                return;
+            }
+            g = match self.lines.1.wait_timeout(g, end - now) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+
     /// Whether some stderr line so far contains `needle`.
     pub fn has_line(&self, needle: &str) -> bool {
         self.guard().0.iter().any(|(_, l)| l.contains(needle))
@@ -186,6 +202,8 @@ impl Run {
             Ok(code) => {
                 let s = (code, self.started.elapsed());
                 self.status = Some(s);
+                // The last lines may still be in the pipe: read up to the end of stderr.
+                self.wait_eof(Duration::from_secs(5));
                 Ok(s)
             }
             Err(RecvTimeoutError::Timeout) => {
