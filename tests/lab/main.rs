@@ -92,26 +92,39 @@ fn outer(filters: &[&str]) -> i32 {
     let chosen: Vec<Scenario> = (scenarios().into_iter())
         .filter(|s| filters.is_empty() || filters.iter().any(|f| s.name.contains(f)))
         .collect();
-    let bin = env::var_os("SERVICE_PRECHECK_STATIC").map(PathBuf::from);
+    if chosen.is_empty() {
+        println!("0 passed, 0 failed");
+        return 0;
+    }
+    let setup = env::var_os("SERVICE_PRECHECK_STATIC")
+        .map(PathBuf::from)
+        .ok_or_else(|| "SERVICE_PRECHECK_STATIC is not set (run `make test`)".to_string())
+        .and_then(|bin| match bin.is_file() {
+            true => Ok(bin),
+            false => Err(format!(
+                "SERVICE_PRECHECK_STATIC={} is not a file",
+                bin.display()
+            )),
+        })
+        .and_then(|bin| Ok((bin, unshare_prefix()?)));
+    let (bin, unshare) = match setup {
+        Ok(setup) => setup,
+        Err(why) if ci => {
+            println!("lab: FAILED: cannot run under CI=true: {why}");
+            println!("0 passed, {} failed", chosen.len());
+            return 1;
+        }
+        Err(why) => {
+            println!("lab: skipped: {why}");
+            println!("0 passed, 0 failed, {} skipped", chosen.len());
+            return 0;
+        }
+    };
     let dnsmasq = find_program("dnsmasq");
-    let global_skip = match &bin {
-        None => Some("SERVICE_PRECHECK_STATIC is not set (run `make test`)".to_string()),
-        Some(b) if !b.is_file() => Some(format!(
-            "SERVICE_PRECHECK_STATIC={} is not a file",
-            b.display()
-        )),
-        Some(_) => None,
-    };
-    let unshare = if global_skip.is_none() && !chosen.is_empty() {
-        unshare_prefix()
-    } else {
-        Err(String::new())
-    };
-    let global_skip = global_skip.or_else(|| unshare.as_ref().err().cloned());
     let work = env::temp_dir().join(format!("service-precheck-lab-{}", std::process::id()));
 
-    let outcomes: Mutex<Vec<(&str, Outcome, Duration)>> = Mutex::new(Vec::new());
-    let measures: Mutex<BTreeMap<String, Vec<String>>> = Mutex::new(BTreeMap::new());
+    let outcomes: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
+    let measures: Mutex<BTreeMap<&str, Vec<String>>> = Mutex::new(BTreeMap::new());
     let next = AtomicUsize::new(0);
     let jobs = env::var("LAB_JOBS")
         .ok()
@@ -122,24 +135,19 @@ fn outer(filters: &[&str]) -> i32 {
             scope.spawn(|| {
                 while let Some(s) = chosen.get(next.fetch_add(1, Ordering::SeqCst)) {
                     let t = Instant::now();
-                    let outcome = if let Some(why) = &global_skip {
-                        Outcome::Skipped(why.clone())
-                    } else if s.needs_dnsmasq && dnsmasq.is_none() {
-                        Outcome::Skipped(
-                            "dnsmasq is not installed (apt-get install dnsmasq)".into(),
-                        )
+                    let outcome = if s.needs_dnsmasq && dnsmasq.is_none() {
+                        let why = "dnsmasq is not installed (apt-get install dnsmasq-base)";
+                        Outcome::Skipped(why.into())
                     } else {
-                        let bin = bin.as_deref().unwrap_or(Path::new(""));
-                        let prefix = unshare.as_deref().unwrap_or(&[]);
                         let (outcome, lines) =
-                            run_one(s.name, prefix, bin, dnsmasq.as_deref(), &work);
+                            run_one(s.name, &unshare, &bin, dnsmasq.as_deref(), &work);
                         let mut m = measures.lock().unwrap_or_else(|e| e.into_inner());
-                        m.entry(s.name.to_string()).or_default().extend(lines);
+                        m.entry(s.name).or_default().extend(lines);
                         outcome
                     };
                     report(s.name, &outcome, t.elapsed(), ci);
                     let mut o = outcomes.lock().unwrap_or_else(|e| e.into_inner());
-                    o.push((s.name, outcome, t.elapsed()));
+                    o.push(outcome);
                 }
             });
         }
@@ -151,26 +159,21 @@ fn outer(filters: &[&str]) -> i32 {
     let measures = measures.into_inner().unwrap_or_else(|e| e.into_inner());
     if measures.values().any(|v| !v.is_empty()) {
         println!("\nlab measurements (times from this run):");
-        for lines in measures.values() {
-            for line in lines {
-                println!("  {line}");
-            }
+        for line in measures.values().flatten() {
+            println!("  {line}");
         }
     }
     let outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    for (_, outcome, _) in &outcomes {
+    for outcome in &outcomes {
         match outcome {
             Outcome::Passed => passed += 1,
             Outcome::Skipped(_) if !ci => skipped += 1,
             _ => failed += 1,
         }
     }
-    println!(
-        "\nlab: {} scenarios in {:.1?}",
-        outcomes.len(),
-        started.elapsed()
-    );
+    let took = started.elapsed().as_secs_f64();
+    println!("\nlab: {} scenarios in {took:.1} s", outcomes.len());
     if skipped > 0 {
         println!("{passed} passed, {failed} failed, {skipped} skipped");
     } else {

@@ -190,8 +190,8 @@ fn scratch_without_resolv_conf(lab: &Lab) -> Result<(), String> {
 
 /// service-precheck as PID 1 of a new PID namespace ends promptly on `sig` with 128+sig.
 fn pid1_signal(lab: &Lab, sig: i32, name: &str) -> Result<(), String> {
-    let dns = server("127.0.0.53")?;
-    drop(dns.queries());
+    // Answers NXDOMAIN at once, so the binary is waiting, not blocked in a lookup.
+    let _dns = server("127.0.0.53")?;
     let mut cmd = Command::new("unshare");
     cmd.args(["--pid", "--fork"])
         .arg(&lab.bin)
