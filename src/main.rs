@@ -3,23 +3,15 @@
 //! main reads as a script: parse, set up logging and signals, start one probe thread per
 //! target, wait under the deadline, then exit or exec. Exit codes live in `exit`.
 
-mod cli;
-mod exec;
-mod exit;
-mod logging;
-mod probe;
-mod runner;
-mod signals;
-mod target;
-
 use std::io::Write;
 use std::sync::mpsc;
 use std::time::Instant;
 
 use log::{error, info};
 
-use crate::cli::Action;
-use crate::exit::Exit;
+use service_precheck::cli::{self, Action};
+use service_precheck::exit::Exit;
+use service_precheck::{exec, logging, runner, signals};
 
 fn main() {
     let code = run().code();

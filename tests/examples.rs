@@ -15,15 +15,7 @@ use std::process::Command;
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-#[allow(dead_code)]
-#[path = "../src/cli.rs"]
-mod cli;
-#[allow(dead_code)]
-#[path = "../src/exit.rs"]
-mod exit;
-#[allow(dead_code)]
-#[path = "../src/target.rs"]
-mod target;
+use service_precheck::{cli, target};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -422,8 +414,12 @@ fn image_containerfile_matches_the_package() {
 struct TempDir(PathBuf);
 
 impl TempDir {
+    /// A fresh directory per call: tests run in parallel threads of one process.
     fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("precheck-{name}-{}", std::process::id()));
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("precheck-{name}-{}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("creating a temp dir");
         TempDir(dir)

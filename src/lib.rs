@@ -1,0 +1,11 @@
+//! service-precheck as a library: the pieces `main` wires together, public so that tests (the
+//! examples checker, for one) parse arguments with the very code the binary runs.
+
+pub mod cli;
+pub mod exec;
+pub mod exit;
+pub mod logging;
+pub mod probe;
+pub mod runner;
+pub mod signals;
+pub mod target;
