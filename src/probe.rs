@@ -4,7 +4,6 @@
 //! fails a whole AF_UNSPEC lookup and would hide a good A answer (../shared/RESOLVER-FACTS.md).
 //! Nothing is cached: every attempt asks the system resolver afresh, as the application will.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -111,18 +110,23 @@ fn join<T: fmt::Display>(items: &[T]) -> String {
 /// One attempt at `target`, a family at a time: IPv4 first, then IPv6 only when IPv4 did not
 /// already make the target ready. So a broken AAAA answer never delays a good A answer, and
 /// the common case costs one lookup.
+///
+/// `min` counts the addresses of one family: in a dual-stack cluster every pod of a headless
+/// service has an A and an AAAA record, and two pods must not pass for `min=3`.
 pub fn attempt(target: &Target, family: Family, connect_timeout: Duration) -> Outcome {
     let families: &[(Family, i32)] = match family {
         Family::V4 => &[(Family::V4, libc::AF_INET)],
         Family::V6 => &[(Family::V6, libc::AF_INET6)],
         Family::Both => &[(Family::V4, libc::AF_INET), (Family::V6, libc::AF_INET6)],
     };
-    let mut resolved: BTreeSet<IpAddr> = BTreeSet::new();
-    let mut accepted: BTreeSet<SocketAddr> = BTreeSet::new();
+    // The family that came closest: its addresses (DNS) or those that accepted (TCP).
+    let mut best_resolved: Vec<IpAddr> = Vec::new();
+    let mut best_accepted: Vec<SocketAddr> = Vec::new();
+    let mut resolved_any = false;
     let mut failure: Option<(SocketAddr, ConnectError)> = None;
     let mut worst: Option<Lookup> = None;
     for &(fam, af) in families {
-        let found = match &target.host {
+        let mut found = match &target.host {
             Host::Ip(ip) if (af == libc::AF_INET) == ip.is_ipv4() => vec![*ip],
             Host::Ip(_) => continue,
             Host::Name(name) => match lookup(name, af) {
@@ -140,25 +144,27 @@ pub fn attempt(target: &Target, family: Family, connect_timeout: Duration) -> Ou
                 },
             },
         };
-        let new: Vec<IpAddr> = found
-            .into_iter()
-            .filter(|ip| resolved.insert(*ip))
-            .collect();
+        found.sort();
+        found.dedup();
+        resolved_any = true;
         match target.port {
-            None if resolved.len() >= target.min => return Outcome::Ready(strings(&resolved)),
+            None if found.len() >= target.min => return Outcome::Ready(strings(&found)),
+            None if found.len() > best_resolved.len() => best_resolved = found,
             None => {}
             Some(port) => {
-                let (ok, failed) = connect_all(&new, port, connect_timeout);
-                accepted.extend(ok);
+                let (ok, failed) = connect_all(&found, port, connect_timeout);
                 failure = failure.or(failed);
-                if accepted.len() >= target.min {
-                    return Outcome::Ready(strings(&accepted));
+                if ok.len() >= target.min {
+                    return Outcome::Ready(strings(&ok));
+                }
+                if ok.len() > best_accepted.len() {
+                    best_accepted = ok;
                 }
             }
         }
     }
     Outcome::NotReady(match (target.port, failure) {
-        _ if resolved.is_empty() => match worst {
+        _ if !resolved_any => match worst {
             Some(Lookup::Again) => Reason::ServerFailure,
             Some(Lookup::Fail) => Reason::LookupFailed,
             Some(Lookup::Other(text)) => Reason::Resolver(text),
@@ -167,12 +173,12 @@ pub fn attempt(target: &Target, family: Family, connect_timeout: Duration) -> Ou
             Some(Lookup::NoData) | Some(Lookup::Fatal(_)) | None => Reason::NoAddress(family),
         },
         (None, _) => Reason::TooFew {
-            have: resolved.into_iter().collect(),
+            have: best_resolved,
             want: target.min,
         },
         (Some(_), Some((addr, e))) if target.min == 1 => Reason::Connect(addr, e),
         (Some(_), failure) => Reason::TooFewAccept {
-            have: accepted.len(),
+            have: best_accepted.len(),
             want: target.min,
             failure,
         },

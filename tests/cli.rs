@@ -351,21 +351,29 @@ fn invalid_names_are_not_ready_with_the_reason() {
 }
 
 #[test]
-fn dns_min_counts_distinct_addresses() {
-    if !can_unshare("dns_min_counts_distinct_addresses") {
+fn dns_min_counts_distinct_addresses_of_one_family() {
+    if !can_unshare("dns_min_counts_distinct_addresses_of_one_family") {
         return;
     }
-    let hosts = "10.1.0.1 zk.ns\n10.1.0.2 zk.ns\n10.1.0.2 zk.ns\nfd00::1 zk.ns\n";
-    let o = output(in_netns("min-ok", hosts, &["-t", "5s", "zk.ns?min=3"]));
+    // Two dual-stack "pods" (a duplicate line too), and a name with more IPv6 than IPv4.
+    let hosts = "10.1.0.1 zk.ns\n10.1.0.2 zk.ns\n10.1.0.2 zk.ns\nfd00::1 zk.ns\nfd00::2 zk.ns\n\
+                 10.1.1.1 v6more.ns\nfd00::1:1 v6more.ns\nfd00::1:2 v6more.ns\nfd00::1:3 v6more.ns\n";
+    let o = output(in_netns("min-ok", hosts, &["-t", "5s", "zk.ns?min=2"]));
     assert_code(&o, 0);
-    assert_logged(&o, "zk.ns?min=3: ready after");
+    assert_logged(&o, "zk.ns?min=2: ready after");
+    assert_logged(&o, "10.1.0.1, 10.1.0.2");
+    // Two pods are four addresses in a dual-stack cluster, but never three pods.
     let o = output(in_netns(
         "min-short",
         hosts,
-        &["-4", "-t", "300ms", "-i", "50ms", "zk.ns?min=3"],
+        &["-t", "300ms", "-i", "50ms", "zk.ns?min=3"],
     ));
     assert_code(&o, 1);
     assert_logged(&o, "not ready: only 2 of 3 addresses: 10.1.0.1, 10.1.0.2");
+    let o = output(in_netns("v6more", hosts, &["-t", "5s", "v6more.ns?min=3"]));
+    assert_code(&o, 0);
+    assert_logged(&o, "ready after");
+    assert_logged(&o, "fd00::1:1, fd00::1:2, fd00::1:3");
     let o = output(in_netns("v6-only", hosts, &["-6", "-t", "5s", "zk.ns"]));
     assert_code(&o, 0);
     assert_logged(&o, "zk.ns: ready after");
