@@ -38,10 +38,13 @@ size_busybox=$(stat -c %s "$busybox")
 size_image="not built (make image)"
 if command -v podman >/dev/null && podman image exists service-precheck:latest 2>/dev/null; then
     size_image=$(podman image inspect service-precheck:latest --format '{{.Size}}')
+    size_image="$size_image ($(awk -v b="$size_image" 'BEGIN { printf "%.0f KiB", b / 1024 }'))"
 fi
+size_gzip=$(gzip -9 -c "$bin" | wc -c)
 # The floor: hello world with this crate's release profile, same target and toolchain.
 size_hello="not measured (no cargo)"
 if command -v cargo >/dev/null; then
+    size_hello="not measured (its build failed)"
     mkdir -p "$work/hello/src"
     echo 'fn main() { println!("hello"); }' >"$work/hello/src/main.rs"
     sed -n '/^\[profile.release\]/,/^\[/p' "$here/../Cargo.toml" | sed '$ { /^\[/d }' >"$work/profile"
@@ -110,9 +113,10 @@ Written by \`make bench\` (bench/run.sh); do not edit by hand. Issue 5 defines t
 | | bytes | vs busybox-static |
 |---|---|---|
 | service-precheck, static musl, $stripped | $size_bin ($(kib "$size_bin")) | $(ratio "$size_bin" "$size_busybox") smaller |
-| image service-precheck:latest | $size_image | |
+| the same, gzip -9 (as an image layer travels) | $size_gzip ($(kib "$size_gzip")) | |
+| image service-precheck:latest (podman image inspect) | $size_image | |
 | busybox-static ($busybox, $(busybox 2>&1 | head -n 1 | cut -d' ' -f2)) | $size_busybox ($(kib "$size_busybox")) | 1.0× |
-| floor: hello world, same profile and target | $size_hello | |
+| floor: hello world, same profile and target (built by this run) | $size_hello | |
 
 ## 2. Immediate success, one target (hyperfine, 50 runs, median wall time)
 
