@@ -198,6 +198,7 @@ its first connect waits for the kernel's SYN retransmission (1 s). hyperfine, 3 
 | service-precheck, all 20 targets in one run | $s6_parallel ms | 1.0× |
 | service-precheck once per target, one after another | $s6_serial ms | $(ratio "$s6_parallel" "$s6_serial") |
 | wait-for-it once per target, one after another | $s6_wfi ms | $(ratio "$s6_parallel" "$s6_wfi") |
+| the nslookup loop | cannot: DNS only | |
 
 ## Targets (issue 5)
 
