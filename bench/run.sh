@@ -65,11 +65,11 @@ minutes=$((($(date +%s) - t0 + 59) / 60))
 . "$vals"
 
 # --- RESULTS.md -------------------------------------------------------------------------------
-# "n min median p90 max" -> words.
+# "n min median p90 max mean" -> words.
 dist() {
-    # shellcheck disable=SC2086 # five numbers
+    # shellcheck disable=SC2086 # six numbers
     set -- $1
-    printf 'median %s, p90 %s, max %s (min %s; n=%s)' "$3" "$4" "$5" "$2" "$1"
+    printf 'median %s, p90 %s, max %s (min %s, mean %s; n=%s)' "$3" "$4" "$5" "$2" "$6" "$1"
 }
 field() { echo "$1" | cut -d' ' -f"$2"; }
 # ratio OURS PEER: how many times the peer's figure is ours.
@@ -141,8 +141,15 @@ and sent SIGHUP; dnsmasq's reload time is counted against the tool.
 | \`until busybox nslookup NAME; do sleep 2; done\` | $(dist "$s3_dns_loop") | cannot: DNS only |
 | \`wait-for-it -q HOST:PORT\` (1 s sleep) | cannot: TCP only | $(dist "$s3_tcp_wfi") |
 
-Median ratio, loop vs \`-i 1s\` (DNS): $(ratio "$(field "$s3_dns_1s" 3)" "$(field "$s3_dns_loop" 3)");
-wait-for-it vs \`-i 1s\` (TCP): $(ratio "$(field "$s3_tcp_1s" 3)" "$(field "$s3_tcp_wfi" 3)").
+A tool that polls every P seconds sees an appearance after P/2 on average and P at worst, so
+with 10-20 random moments the means and maxima compare the tools better than the medians.
+
+| ratio, peer / service-precheck | of the means | of the maxima |
+|---|---|---|
+| nslookup loop / \`-i 1s\` (DNS) | $(ratio "$(field "$s3_dns_1s" 6)" "$(field "$s3_dns_loop" 6)") | $(ratio "$(field "$s3_dns_1s" 5)" "$(field "$s3_dns_loop" 5)") |
+| nslookup loop / \`-i 100ms\` (DNS) | $(ratio "$(field "$s3_dns_100ms" 6)" "$(field "$s3_dns_loop" 6)") | $(ratio "$(field "$s3_dns_100ms" 5)" "$(field "$s3_dns_loop" 5)") |
+| wait-for-it / \`-i 1s\` (TCP) | $(ratio "$(field "$s3_tcp_1s" 6)" "$(field "$s3_tcp_wfi" 6)") | $(ratio "$(field "$s3_tcp_1s" 5)" "$(field "$s3_tcp_wfi" 5)") |
+| wait-for-it / \`-i 100ms\` (TCP) | $(ratio "$(field "$s3_tcp_100ms" 6)" "$(field "$s3_tcp_wfi" 6)") | $(ratio "$(field "$s3_tcp_100ms" 5)" "$(field "$s3_tcp_wfi" 5)") |
 
 ## 4. Deadline precision (ms from spawn to exit, deadline 2 s)
 

@@ -5,11 +5,11 @@
 """Usage (every mode runs COMMAND RUNS times and prints one line of numbers):
   appear-dns RUNS LO HI HOSTS_FILE DNSMASQ_PID LINE -- COMMAND...
       at a random moment in [LO, HI] s after the start, append LINE to HOSTS_FILE and SIGHUP
-      dnsmasq; print `n min median p90 max` of (exit - appearance) in ms
+      dnsmasq; print `n min median p90 max mean` of (exit - appearance) in ms
   appear-tcp RUNS LO HI ADDR PORT -- COMMAND...
       the same with a listener on ADDR:PORT appearing
   exits RUNS RC -- COMMAND...
-      print `n min median p90 max` of the wall time from spawn to exit in ms
+      print `n min median p90 max mean` of the wall time from spawn to exit in ms
   usage RUNS RC -- COMMAND...
       print medians `wall_ms cpu_s maxrss_kib` and the peak of threads sampled every 5 ms
   serve ADDR PORT [COUNT]
@@ -34,7 +34,8 @@ import time
 def dist(values):
     v = sorted(values)
     p90 = v[min(len(v) - 1, -(-9 * len(v) // 10) - 1)]  # nearest rank
-    return f"{len(v)} {v[0]:.1f} {statistics.median(v):.1f} {p90:.1f} {v[-1]:.1f}"
+    return (f"{len(v)} {v[0]:.1f} {statistics.median(v):.1f} {p90:.1f} {v[-1]:.1f}"
+            f" {statistics.mean(v):.1f}")
 
 
 def spawn(cmd):
