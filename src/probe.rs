@@ -144,7 +144,7 @@ pub fn attempt(target: &Target, family: Family, connect_timeout: Duration) -> Ou
                 },
             },
         };
-        found.sort();
+        found.sort_unstable();
         found.dedup();
         resolved_any = true;
         match target.port {
