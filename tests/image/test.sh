@@ -138,7 +138,14 @@ fi
 # SIGTERM to PID 1, as the kubelet does when it gives up on an initContainer.
 # shellcheck disable=SC2086 # $offline is meant to split
 if id=$(eng run -d --read-only --cap-drop ALL $offline "$image" never.precheck.invalid 2>"$tmp/err"); then
-    sleep 1
+    # Signal only once the binary has said it is waiting: by then SIGTERM is blocked and taken
+    # by its signal thread. Earlier, PID 1 would ignore it and the test would prove nothing.
+    tries=0
+    until eng logs "$id" 2>&1 | grep -q "waiting for"; do
+        tries=$((tries + 1))
+        [ "$tries" -lt 200 ] || break
+        sleep 0.05
+    done
     start=$(date +%s)
     eng stop --time 20 "$id" >/dev/null 2>&1
     took=$(($(date +%s) - start))
