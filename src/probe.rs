@@ -108,8 +108,8 @@ fn join<T: fmt::Display>(items: &[T]) -> String {
 }
 
 /// One attempt at `target`, a family at a time: IPv4 first, then IPv6 only when IPv4 did not
-/// already make the target ready. So a broken AAAA answer never delays a good A answer, and
-/// the common case costs one lookup.
+/// already make the target ready and the DNS service answered. So a broken AAAA answer never
+/// delays a good A answer, and the common case costs one lookup.
 ///
 /// `min` counts the addresses of one family: in a dual-stack cluster every pod of a headless
 /// service has an A and an AAAA record, and two pods must not pass for `min=3`.
@@ -137,6 +137,13 @@ pub fn attempt(target: &Target, family: Family, connect_timeout: Duration) -> Ou
                 }
                 Err(e) => match classify(e) {
                     Lookup::Fatal(text) => return Outcome::Fatal(fatal(name, fam, &text)),
+                    // The DNS service is failing (SERVFAIL, REFUSED, no answer). AAAA would
+                    // fail alike after another full resolver timeout, doubling the wait for
+                    // this reason and for the next attempt. `-6` asks AAAA alone.
+                    Lookup::Again if fam == Family::V4 => {
+                        worst = worse(worst, Lookup::Again);
+                        break;
+                    }
                     lookup => {
                         worst = worse(worst, lookup);
                         continue;
