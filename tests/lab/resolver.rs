@@ -87,10 +87,12 @@ fn fault_then_recover_with(
     run.wait_line(&format!("{NAME}: attempt 2: {reason}"), LONG)?;
     run.expect_no_line("ready after")?;
     run.expect_running()?;
-    // A failing DNS service ends the attempt after the A lookup: AAAA would only double the wait.
-    if reason == EAI_AGAIN && dns.queries().iter().any(|q| q.rtype == RecordType::AAAA) {
+    // A failing DNS service, or a name that does not exist, ends the attempt after the A lookup:
+    // AAAA would only double the wait, or the queries.
+    let a_is_final = reason == EAI_AGAIN || reason.contains("NXDOMAIN");
+    if a_is_final && dns.queries().iter().any(|q| q.rtype == RecordType::AAAA) {
         return Err(format!(
-            "AAAA was asked after the A lookup failed with EAI_AGAIN\n{}",
+            "AAAA was asked after the A lookup said {reason}\n{}",
             run.log()
         ));
     }
@@ -239,7 +241,7 @@ fn family_4(lab: &Lab) -> Result<(), String> {
 }
 
 /// `-6`: an A-only name is NODATA for IPv6; an AAAA name is ready. An AAAA-only name is ready
-/// without `-6` too.
+/// without `-6` too, from DNS and from /etc/hosts.
 fn family_6(lab: &Lab) -> Result<(), String> {
     let dns = server(lab)?;
     dns.set("v6.lab.test", &[addr("fd00::6")]);
@@ -256,6 +258,15 @@ fn family_6(lab: &Lab) -> Result<(), String> {
     let line = run.expect_line("v6.lab.test: ready after")?;
     if !line.contains("fd00::6") {
         return Err(format!("the AAAA address is missing: {line}"));
+    }
+    // The same for a name that only /etc/hosts has, with an IPv6 address only (a pod's
+    // hostAliases): musl says NODATA for its A lookup, so AAAA is still asked.
+    lab.hosts("fd00::7 v6hosts.lab.test\n")?;
+    let mut run = lab.precheck(&["-t", "5s", "v6hosts.lab.test"])?;
+    run.expect_exit(0, LONG)?;
+    let line = run.expect_line("v6hosts.lab.test: ready after")?;
+    if !line.contains("fd00::7") {
+        return Err(format!("the /etc/hosts IPv6 address is missing: {line}"));
     }
     Ok(())
 }
