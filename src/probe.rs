@@ -108,8 +108,8 @@ fn join<T: fmt::Display>(items: &[T]) -> String {
 }
 
 /// One attempt at `target`, a family at a time: IPv4 first, then IPv6 only when IPv4 did not
-/// already make the target ready, the DNS service answered and the name exists. So a broken AAAA answer never
-/// delays a good A answer, and the common case costs one lookup.
+/// already make the target ready, the DNS service answered and the name exists. So a broken
+/// AAAA answer never delays a good A answer, and the common case costs one lookup.
 ///
 /// `min` counts the addresses of one family: in a dual-stack cluster every pod of a headless
 /// service has an A and an AAAA record, and two pods must not pass for `min=3`.
