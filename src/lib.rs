@@ -1,11 +1,14 @@
 //! service-precheck as a library: the pieces `main` wires together, public so that tests (the
 //! examples checker, for one) parse arguments with the very code the binary runs.
 
+pub mod alloc;
 pub mod cli;
 pub mod exec;
 pub mod exit;
 pub mod logging;
+pub mod output;
 pub mod probe;
+pub mod quote;
 pub mod runner;
 pub mod signals;
 pub mod target;

@@ -7,6 +7,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
 
+use crate::quote::quoted;
+
 /// The most addresses musl's getaddrinfo returns for one lookup (MAXADDRS in musl's lookup.h).
 /// A `min` above it could never be met by the shipped static binary, so it is refused.
 pub const MAX_MIN: usize = 48;
@@ -56,36 +58,58 @@ enum TargetErrorKind {
     BadMin(String),
     MinTooLarge(usize),
     MinOnLiteral(usize),
+    BareLiteral(IpAddr),
 }
 
 impl fmt::Display for TargetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use TargetErrorKind::*;
-        write!(f, "invalid target '{}': ", self.target)?;
+        write!(f, "invalid target {}: ", quoted(&self.target))?;
         match &self.kind {
             Empty => write!(f, "it is empty"),
             EmptyHost => write!(f, "the host is empty"),
-            UnknownScheme(s) => write!(f, "unknown scheme '{s}://', expected dns:// or tcp://"),
+            UnknownScheme(s) => write!(
+                f,
+                "unknown scheme {}, expected dns:// or tcp://",
+                quoted(&format!("{s}://"))
+            ),
             BadChar(c) => write!(
                 f,
-                "{c:?} is not allowed in a host name (letters, digits, '-', '_' and '.' are)"
+                "{} is not allowed in a host name (letters, digits, '-', '_' and '.' are)",
+                quoted(&c.to_string())
             ),
             LabelEmpty => write!(f, "the name has an empty label (two dots in a row?)"),
-            LabelTooLong(l) => write!(f, "label '{l}' is longer than 63 bytes"),
-            LabelHyphen(l) => write!(f, "label '{l}' starts or ends with '-'"),
+            LabelTooLong(l) => write!(f, "label {} is longer than 63 bytes", quoted(l)),
+            LabelHyphen(l) => write!(f, "label {} starts or ends with '-'", quoted(l)),
             NameTooLong(n) => write!(f, "the name is {n} bytes long, more than 253"),
             MissingPort => write!(f, "tcp:// needs HOST:PORT"),
-            BadPort(p) => write!(f, "port '{p}' is not a number from 1 to 65535"),
+            BadPort(p) => write!(f, "port {} is not a number from 1 to 65535", quoted(p)),
             DnsWithPort => write!(f, "a dns:// target takes no port"),
             BadBracket => write!(f, "expected [IPV6]:PORT with an IPv6 address in brackets"),
-            UnknownQueryKey(k) => write!(f, "unknown query key '{k}', expected min=N"),
-            DuplicateQueryKey(k) => write!(f, "query key '{k}' is given twice"),
-            BadMin(v) => write!(f, "min '{v}' is not a whole number from 1 to {MAX_MIN}"),
+            UnknownQueryKey(k) => write!(f, "unknown query key {}, expected min=N", quoted(k)),
+            DuplicateQueryKey(k) => write!(f, "query key {} is given twice", quoted(k)),
+            BadMin(v) => write!(
+                f,
+                "min {} is not a whole number from 1 to {MAX_MIN}",
+                quoted(v)
+            ),
             MinTooLarge(n) => write!(
                 f,
                 "min={n} is above {MAX_MIN}, the most addresses the static (musl) resolver returns for one lookup"
             ),
             MinOnLiteral(n) => write!(f, "min={n} can never be met by a single IP address"),
+            BareLiteral(ip) => {
+                write!(
+                    f,
+                    "an IP address is not a DNS name, so there is nothing to wait for; \
+                     to check a port write [IPV6]:PORT or IPV4:PORT, "
+                )?;
+                match port_hint(&self.target, ip) {
+                    Some(hint) => write!(f, "perhaps {}", quoted(&hint)),
+                    None if ip.is_ipv6() => write!(f, "e.g. '[{ip}]:5432'"),
+                    None => write!(f, "e.g. '{ip}:5432'"),
+                }
+            }
         }
     }
 }
@@ -117,8 +141,10 @@ impl FromStr for Target {
         };
         let (host, port) = match scheme.as_deref() {
             Some("dns") => {
-                let is_literal = rest.parse::<IpAddr>().is_ok();
-                if !is_literal && (rest.contains(':') || rest.starts_with('[')) {
+                if let Ok(ip) = rest.parse::<IpAddr>() {
+                    return Err(err(TargetErrorKind::BareLiteral(ip)));
+                }
+                if rest.contains(':') || rest.starts_with('[') {
                     return Err(err(TargetErrorKind::DnsWithPort));
                 }
                 (parse_host(rest).map_err(err)?, None)
@@ -129,9 +155,12 @@ impl FromStr for Target {
             }
             Some(other) => return Err(err(TargetErrorKind::UnknownScheme(other.to_string()))),
             None => {
-                // One colon or a bracket: HOST:PORT. Several colons: a bare IPv6 literal, which
-                // is a DNS target (getaddrinfo returns it as it is).
-                if rest.starts_with('[') || rest.matches(':').count() == 1 {
+                // An IP literal as a DNS target would be "ready" without checking anything, and
+                // `::1:5432` reads like a port check: refuse it, saying how to write one.
+                if let Ok(ip) = rest.parse::<IpAddr>() {
+                    return Err(err(TargetErrorKind::BareLiteral(ip)));
+                }
+                if rest.contains(':') {
                     let (host, port) = split_host_port(rest).map_err(err)?;
                     (host, Some(port))
                 } else {
@@ -155,6 +184,16 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.spelling)
     }
+}
+
+/// For `::1:5432` or `2001:db8::5:5432`, the port check the user probably meant.
+fn port_hint(target: &str, ip: &IpAddr) -> Option<String> {
+    let bare = target.rsplit_once("://").map_or(target, |(_, rest)| rest);
+    let bare = bare.split_once('?').map_or(bare, |(host, _)| host);
+    let (host, port) = bare.rsplit_once(':')?;
+    let host: Ipv6Addr = host.parse().ok()?;
+    parse_port(port).ok()?;
+    ip.is_ipv6().then(|| format!("[{host}]:{port}"))
 }
 
 /// `min=N`, the only query key, possibly joined with `&` to others (which are refused).
@@ -282,15 +321,23 @@ mod tests {
     }
 
     #[test]
-    fn dns_literals() {
-        assert_eq!(parse("::1").host, Host::Ip("::1".parse().unwrap()));
-        assert_eq!(parse("::1").port, None);
-        assert_eq!(parse("fe80::1:2").port, None);
-        assert_eq!(
-            parse("127.0.0.1").host,
-            Host::Ip("127.0.0.1".parse().unwrap())
-        );
-        assert_eq!(parse("dns://::1").port, None);
+    fn bare_literals_are_refused_with_a_hint() {
+        let cases = [
+            ("::1:5432", "perhaps '[::1]:5432'"),
+            ("2001:db8::5:5432", "perhaps '[2001:db8::5]:5432'"),
+            ("dns://::1:5432", "perhaps '[::1]:5432'"),
+            ("::1", "e.g. '[::1]:5432'"),
+            ("dns://::1", "e.g. '[::1]:5432'"),
+            ("127.0.0.1", "e.g. '127.0.0.1:5432'"),
+            ("dns://10.0.0.5", "e.g. '10.0.0.5:5432'"),
+            ("10.0.0.5?min=1", "e.g. '10.0.0.5:5432'"),
+        ];
+        for (input, hint) in cases {
+            let got = error(input);
+            assert!(got.contains("an IP address is not a DNS name"), "{got}");
+            assert!(got.contains("[IPV6]:PORT or IPV4:PORT"), "{got}");
+            assert!(got.contains(hint), "{input:?}: {got:?} lacks {hint:?}");
+        }
     }
 
     #[test]
@@ -326,6 +373,8 @@ mod tests {
             ("dns://", "the host is empty"),
             (":80", "the host is empty"),
             ("http://x", "unknown scheme 'http://'"),
+            ("a:b:c", "expected [IPV6]:PORT"),
+            ("db\u{1b}[2J", "'\\u{1b}' is not allowed"),
             ("my host", "' ' is not allowed in a host name"),
             ("db@x", "'@' is not allowed"),
             ("a..b", "empty label"),
@@ -356,7 +405,7 @@ mod tests {
             let got = error(input);
             assert!(got.contains(want), "{input:?}: {got:?} lacks {want:?}");
             assert!(
-                got.starts_with(&format!("invalid target '{input}': ")),
+                got.starts_with(&format!("invalid target {}: ", quoted(input))),
                 "{got:?} does not quote {input:?}"
             );
         }
