@@ -1,31 +1,156 @@
-//! The log format, chosen once: `<seconds since start>s <LEVEL> <message>` on stderr.
+//! The log: `<seconds since start>s <LEVEL> <message>` on stderr, written so that it never blocks.
 //!
 //! Messages start with the target. Colour only when stderr is a terminal and NO_COLOR is unset
 //! or empty (no-color.org); in a pod's log there is never any.
+//!
+//! A reader that stops reading (a full pipe, a stopped log shipper) must not hold up the
+//! decision: the deadline and SIGTERM hold whatever stderr does. So log lines go into a bounded
+//! queue that one writer thread empties with blocking writes; when the queue is full a line is
+//! dropped and counted, and the writer says how many were dropped once it can write again.
 
+use std::collections::VecDeque;
 use std::fmt;
-use std::io::Write;
+use std::io::{self, Write};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::thread;
 use std::time::{Duration, Instant};
 
+/// Lines waiting for the writer; beyond this, lines are dropped.
+const QUEUE_LINES: usize = 1024;
+
 /// Installs the logger. `filter` is an env_logger filter, already checked by the cli.
+/// Without a writer thread (none could be started), lines are written directly.
 pub fn init(filter: &str, start: Instant) {
     let colour = colour_wanted(std::env::var_os("NO_COLOR"));
-    env_logger::Builder::new()
-        .parse_filters(filter)
-        .target(env_logger::Target::Stderr)
-        .format(move |buf, record| {
-            let level = record.level();
-            let secs = Secs(start.elapsed());
-            let (on, off) = match (colour, level) {
-                (false, _) => ("", ""),
-                (true, log::Level::Error) => ("\x1b[31m", "\x1b[0m"),
-                (true, log::Level::Warn) => ("\x1b[33m", "\x1b[0m"),
-                (true, log::Level::Info) => ("\x1b[32m", "\x1b[0m"),
-                (true, _) => ("\x1b[2m", "\x1b[0m"),
+    let mut builder = env_logger::Builder::new();
+    builder.parse_filters(filter).format(move |buf, record| {
+        let level = record.level();
+        let secs = Secs(start.elapsed());
+        let (on, off) = match (colour, level) {
+            (false, _) => ("", ""),
+            (true, log::Level::Error) => ("\x1b[31m", "\x1b[0m"),
+            (true, log::Level::Warn) => ("\x1b[33m", "\x1b[0m"),
+            (true, log::Level::Info) => ("\x1b[32m", "\x1b[0m"),
+            (true, _) => ("\x1b[2m", "\x1b[0m"),
+        };
+        writeln!(buf, "{secs:>9} {on}{level:<5}{off} {}", record.args())
+    });
+    match spawn_writer() {
+        Ok(()) => builder.target(env_logger::Target::Pipe(Box::new(Enqueue))),
+        Err(_) => builder.target(env_logger::Target::Stderr),
+    };
+    builder.init();
+}
+
+/// Waits until the queued lines are written or `limit` passes, whichever comes first.
+pub fn flush(limit: Duration) {
+    let Some(q) = QUEUE.get() else { return };
+    let until = Instant::now() + limit;
+    let mut state = q.lock();
+    while !state.lines.is_empty() || state.writing {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        state = match q.drained.wait_timeout(state, left) {
+            Ok((state, _)) => state,
+            Err(poisoned) => poisoned.into_inner().0,
+        };
+    }
+}
+
+struct Queue {
+    state: Mutex<State>,
+    /// Signalled when a line is queued.
+    queued: Condvar,
+    /// Signalled when the writer finished a line.
+    drained: Condvar,
+}
+
+struct State {
+    lines: VecDeque<Vec<u8>>,
+    dropped: u64,
+    writing: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding the lock (and a panic aborts the process anyway).
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+static QUEUE: OnceLock<Queue> = OnceLock::new();
+
+fn spawn_writer() -> io::Result<()> {
+    let queue = QUEUE.get_or_init(|| Queue {
+        state: Mutex::new(State {
+            lines: VecDeque::new(),
+            dropped: 0,
+            writing: false,
+        }),
+        queued: Condvar::new(),
+        drained: Condvar::new(),
+    });
+    thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(move || write_lines(queue))
+        .map(drop)
+}
+
+/// The writer thread: takes a line, writes it with the lock released, says what was dropped.
+fn write_lines(q: &Queue) {
+    let mut stderr = io::stderr();
+    let mut state = q.lock();
+    loop {
+        let Some(line) = state.lines.pop_front() else {
+            state = match q.queued.wait(state) {
+                Ok(state) => state,
+                Err(poisoned) => poisoned.into_inner(),
             };
-            writeln!(buf, "{secs:>9} {on}{level:<5}{off} {}", record.args())
-        })
-        .init();
+            continue;
+        };
+        state.writing = true;
+        drop(state);
+        // A failed write (stderr closed) is not worth stopping for: the line is lost.
+        let _ = stderr.write_all(&line);
+        state = q.lock();
+        if state.dropped > 0 {
+            let dropped = std::mem::take(&mut state.dropped);
+            drop(state);
+            let note = format!(
+                "{:>9} WARN  {dropped} log line{} dropped: stderr was not read fast enough\n",
+                "",
+                if dropped == 1 { "" } else { "s" }
+            );
+            let _ = stderr.write_all(note.as_bytes());
+            state = q.lock();
+        }
+        state.writing = false;
+        q.drained.notify_all();
+    }
+}
+
+/// env_logger's target: queues each formatted record (one `write_all` per record).
+struct Enqueue;
+
+impl Write for Enqueue {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(q) = QUEUE.get() {
+            let mut state = q.lock();
+            if state.lines.len() < QUEUE_LINES {
+                state.lines.push_back(buf.to_vec());
+                q.queued.notify_one();
+            } else {
+                state.dropped += 1;
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 fn colour_wanted(no_color: Option<std::ffi::OsString>) -> bool {
