@@ -3,8 +3,15 @@
 //! Probe threads loop (attempt, report a change, sleep the interval) and never get joined: a
 //! getaddrinfo call cannot be cancelled, so when the deadline passes or a signal arrives the
 //! main thread decides and the process exits around any thread still stuck in a lookup.
+//!
+//! The decision goes by the clock, not by the order events arrive in: every Ready carries the
+//! moment its attempt finished, and one that finished after the deadline does not count, even
+//! when the main thread was held up (stopped, descheduled) and reads it late. Threads are started
+//! by a starter thread, so the main thread watches the deadline and signals from the start.
 
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -14,16 +21,16 @@ use log::{debug, error, info};
 use crate::cli::{Config, Family};
 use crate::exit::Exit;
 use crate::logging::Secs;
-use crate::probe::{self, Outcome, Reason};
+use crate::probe::{Outcome, Probe, Reason};
 use crate::signals;
 use crate::target::Target;
 
 /// While a reason stays the same, it is logged again this often.
 const REPEAT: Duration = Duration::from_secs(10);
 
-/// Enough for getaddrinfo (musl needs about 12 KiB, glibc more); the 2 MiB default would make
-/// a thousand targets cost 2 GiB of address space.
-const PROBE_STACK: usize = 256 * 1024;
+/// Enough for getaddrinfo (musl needs about 20 KiB, glibc more); the 2 MiB default would make
+/// a thousand targets cost 2 GiB of address space. Only the pages touched become resident.
+const PROBE_STACK: usize = 128 * 1024;
 
 /// What the threads tell the main thread.
 #[derive(Debug)]
@@ -31,7 +38,8 @@ pub enum Event {
     Ready {
         index: usize,
         addrs: Vec<String>,
-        after: Duration,
+        /// When the attempt that found the target ready finished.
+        at: Instant,
     },
     NotReady {
         index: usize,
@@ -40,6 +48,11 @@ pub enum Event {
     Fatal {
         index: usize,
         message: String,
+    },
+    /// The probe thread for `index` could not be started.
+    NoThread {
+        index: usize,
+        error: io::Error,
     },
     Signal(libc::c_int),
 }
@@ -52,37 +65,52 @@ pub struct Probing {
     pub family: Family,
 }
 
-/// Starts the probe thread for `targets[index]`.
-pub fn spawn_probe(
-    index: usize,
-    target: Target,
+/// Starts the starter thread, which starts one probe thread per target in order and stops
+/// early when `stop` is set (the main thread has decided) or a thread cannot be started.
+pub fn start(
+    targets: Vec<Target>,
     probing: Probing,
-    start: Instant,
     tx: Sender<Event>,
+    stop: Arc<AtomicBool>,
 ) -> io::Result<()> {
     thread::Builder::new()
-        .name(format!("probe-{index}"))
-        .stack_size(PROBE_STACK)
-        .spawn(move || probe_loop(index, &target, probing, start, &tx))
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            for (index, target) in targets.into_iter().enumerate() {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let probe = Probe::new(target, probing.family, probing.connect_timeout);
+                let tx2 = tx.clone();
+                let spawned = thread::Builder::new()
+                    .stack_size(PROBE_STACK)
+                    .spawn(move || probe_loop(index, probe, probing.interval, &tx2));
+                if let Err(error) = spawned {
+                    let _ = tx.send(Event::NoThread { index, error });
+                    return;
+                }
+            }
+        })
         .map(drop)
 }
 
-fn probe_loop(index: usize, target: &Target, p: Probing, start: Instant, tx: &Sender<Event>) {
+fn probe_loop(index: usize, mut probe: Probe, interval: Duration, tx: &Sender<Event>) {
     let mut last: Option<(Reason, Instant)> = None;
     for attempt in 1u64.. {
-        let event = match probe::attempt(target, p.family, p.connect_timeout) {
+        let outcome = probe.attempt();
+        let now = Instant::now();
+        let event = match outcome {
             Outcome::Ready(addrs) => {
-                debug!("{target}: attempt {attempt}: ready");
+                debug!("{}: attempt {attempt}: ready", probe.target);
                 Event::Ready {
                     index,
                     addrs,
-                    after: start.elapsed(),
+                    at: now,
                 }
             }
             Outcome::Fatal(message) => Event::Fatal { index, message },
             Outcome::NotReady(reason) => {
-                debug!("{target}: attempt {attempt}: {reason}");
-                let now = Instant::now();
+                debug!("{}: attempt {attempt}: {reason}", probe.target);
                 let tell = match &last {
                     Some((previous, at)) => *previous != reason || now - *at >= REPEAT,
                     None => true,
@@ -93,7 +121,7 @@ fn probe_loop(index: usize, target: &Target, p: Probing, start: Instant, tx: &Se
                         return;
                     }
                 }
-                thread::sleep(p.interval);
+                thread::sleep(interval);
                 continue;
             }
         };
@@ -104,70 +132,41 @@ fn probe_loop(index: usize, target: &Target, p: Probing, start: Instant, tx: &Se
 }
 
 /// Waits for `config.min_ready` targets under the deadline, logging each event.
-pub fn wait(config: &Config, rx: &Receiver<Event>, start: Instant) -> Exit {
-    let targets = &config.targets;
-    // A deadline beyond what the clock can represent is no deadline at all.
-    let deadline = config.timeout.and_then(|t| start.checked_add(t));
-    let mut last: Vec<Option<Reason>> = vec![None; targets.len()];
-    let mut ready = vec![false; targets.len()];
-    let mut ready_count = 0;
+/// `deadline` is `None` for no deadline.
+pub fn wait(
+    config: &Config,
+    rx: &Receiver<Event>,
+    start: Instant,
+    deadline: Option<Instant>,
+) -> Exit {
+    let mut state = State {
+        config,
+        start,
+        deadline,
+        last: vec![None; config.targets.len()],
+        ready: vec![false; config.targets.len()],
+        ready_count: 0,
+    };
     loop {
         let event = match deadline {
             Some(deadline) => rx.recv_timeout(deadline.saturating_duration_since(Instant::now())),
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match event {
-            Ok(Event::Ready {
-                index,
-                addrs,
-                after,
-            }) => {
-                info!(
-                    "{}: ready after {}: {}",
-                    targets[index],
-                    Secs(after),
-                    addrs.join(", ")
-                );
-                if !ready[index] {
-                    ready[index] = true;
-                    ready_count += 1;
+            Ok(event) => {
+                if let Some(exit) = state.handle(event) {
+                    return exit;
                 }
-                if ready_count >= config.min_ready {
-                    info!("ready: {ready_count} of {} targets", targets.len());
-                    return Exit::Ready;
-                }
-            }
-            Ok(Event::NotReady { index, reason }) => {
-                info!("{}: not ready: {reason}", targets[index]);
-                last[index] = Some(reason);
-            }
-            Ok(Event::Fatal { index, message }) => {
-                error!("{}: {message}", targets[index]);
-                return Exit::Internal;
-            }
-            Ok(Event::Signal(sig)) => {
-                let pending: Vec<String> = pending(targets, &ready, &last)
-                    .map(|(t, r)| format!("{t} ({r})"))
-                    .collect();
-                error!(
-                    "interrupted by {}, still waiting for: {}",
-                    signals::name(sig),
-                    pending.join(", ")
-                );
-                return Exit::Signal(sig);
             }
             Err(RecvTimeoutError::Timeout) => {
-                for (target, reason) in pending(targets, &ready, &last) {
-                    error!("{target}: not ready at the deadline: {reason}");
+                // Events that were queued when the deadline passed still count if they happened
+                // in time (a main thread held up must not lose a ready target).
+                while let Ok(event) = rx.try_recv() {
+                    if let Some(exit) = state.handle(event) {
+                        return exit;
+                    }
                 }
-                error!(
-                    "deadline of {} passed: {ready_count} of {} targets ready, {} needed",
-                    // A timeout only happens with a deadline, so config.timeout is set.
-                    humantime::format_duration(config.timeout.unwrap_or_default()),
-                    targets.len(),
-                    config.min_ready
-                );
-                return Exit::Deadline;
+                return state.deadline_passed();
             }
             Err(RecvTimeoutError::Disconnected) => {
                 // The signal thread holds a sender for ever, so this cannot happen short of a bug.
@@ -178,18 +177,95 @@ pub fn wait(config: &Config, rx: &Receiver<Event>, start: Instant) -> Exit {
     }
 }
 
-/// The targets not yet ready, with the last reason each gave.
-fn pending<'a>(
-    targets: &'a [Target],
-    ready: &'a [bool],
-    last: &'a [Option<Reason>],
-) -> impl Iterator<Item = (&'a Target, Reason)> + 'a {
-    targets
-        .iter()
-        .zip(ready)
-        .zip(last)
-        .filter(|((_, ready), _)| !**ready)
-        .map(|((t, _), r)| (t, r.clone().unwrap_or(Reason::NoAnswerYet)))
+/// What the main thread knows while it waits.
+struct State<'a> {
+    config: &'a Config,
+    start: Instant,
+    deadline: Option<Instant>,
+    last: Vec<Option<Reason>>,
+    ready: Vec<bool>,
+    ready_count: usize,
+}
+
+impl State<'_> {
+    /// Logs one event; returns the exit when it decides the run.
+    fn handle(&mut self, event: Event) -> Option<Exit> {
+        let targets = &self.config.targets;
+        match event {
+            Event::Ready { index, addrs, at } => {
+                if self.deadline.is_some_and(|d| at > d) {
+                    info!(
+                        "{}: ready after {}, past the deadline: not counted",
+                        targets[index],
+                        Secs(at - self.start)
+                    );
+                    return None;
+                }
+                info!(
+                    "{}: ready after {}: {}",
+                    targets[index],
+                    Secs(at - self.start),
+                    addrs.join(", ")
+                );
+                if !self.ready[index] {
+                    self.ready[index] = true;
+                    self.ready_count += 1;
+                }
+                if self.ready_count >= self.config.min_ready {
+                    info!("ready: {} of {} targets", self.ready_count, targets.len());
+                    return Some(Exit::Ready);
+                }
+                None
+            }
+            Event::NotReady { index, reason } => {
+                info!("{}: not ready: {reason}", targets[index]);
+                self.last[index] = Some(reason);
+                None
+            }
+            Event::Fatal { index, message } => {
+                error!("{}: {message}", targets[index]);
+                Some(Exit::Internal)
+            }
+            Event::NoThread { index, error } => {
+                error!("{}: cannot start a thread: {error}", targets[index]);
+                Some(Exit::Internal)
+            }
+            Event::Signal(sig) => {
+                let pending: Vec<String> =
+                    self.pending().map(|(t, r)| format!("{t} ({r})")).collect();
+                error!(
+                    "interrupted by {}, still waiting for: {}",
+                    signals::name(sig),
+                    pending.join(", ")
+                );
+                Some(Exit::Signal(sig))
+            }
+        }
+    }
+
+    fn deadline_passed(&self) -> Exit {
+        for (target, reason) in self.pending() {
+            error!("{target}: not ready at the deadline: {reason}");
+        }
+        error!(
+            "deadline of {} passed: {} of {} targets ready, {} needed",
+            // A timeout only happens with a deadline, so config.timeout is set.
+            humantime::format_duration(self.config.timeout.unwrap_or_default()),
+            self.ready_count,
+            self.config.targets.len(),
+            self.config.min_ready
+        );
+        Exit::Deadline
+    }
+
+    /// The targets not yet ready, with the last reason each gave.
+    fn pending(&self) -> impl Iterator<Item = (&Target, Reason)> + '_ {
+        (self.config.targets.iter())
+            .zip(&self.ready)
+            .zip(&self.last)
+            .filter(|((_, ready), _)| !**ready)
+            .map(|((t, _), r)| (t, r.clone().unwrap_or(Reason::NoAnswerYet)))
+    }
 }
 
 /// The start line: targets, quorum and deadline.

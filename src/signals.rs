@@ -1,13 +1,19 @@
-//! SIGTERM and SIGINT without async handlers: blocked in every thread, taken by one waiter thread.
+//! SIGTERM and SIGINT without async handlers while waiting, and none lost before an exec.
 //!
 //! As in tini: the signals are blocked before any other thread starts (threads inherit the
-//! mask), and a dedicated thread takes them with sigwait and reports them to the main thread
-//! like any other event. This also works as PID 1, where the kernel drops a signal whose
+//! mask), and a dedicated thread takes them (through a signalfd) and reports them to the main
+//! thread like any other event. This also works as PID 1, where the kernel drops a signal whose
 //! action is the default: a blocked signal is queued, never dropped.
+//!
+//! Before COMMAND is exec'd the waiter is stopped *without* taking a signal, so a signal that
+//! arrives from then on stays pending; `restore` then checks for one and installs a handler
+//! that exits 128+n, so a SIGTERM that comes before the exec ends us (the command never
+//! starts) and one that comes after reaches the command (exec resets the handler).
 
 use std::io;
 use std::mem::MaybeUninit;
-use std::thread;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::thread::{self, JoinHandle};
 
 /// The signals that end the wait.
 pub const WAITED: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];
@@ -40,29 +46,124 @@ pub fn block() -> io::Result<OriginalMask> {
     Ok(OriginalMask(unsafe { old.assume_init() }))
 }
 
+/// The thread that takes the waited signals; `stop` it before an exec.
+pub struct Waiter {
+    signals: OwnedFd,
+    stop: OwnedFd,
+    thread: JoinHandle<()>,
+}
+
+fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
 /// Starts the thread that waits for a signal and calls `on_signal` with its number.
-pub fn spawn_waiter(on_signal: impl Fn(libc::c_int) + Send + 'static) -> io::Result<()> {
-    thread::Builder::new()
-        .name("signals".into())
+pub fn spawn_waiter(on_signal: impl Fn(libc::c_int) + Send + 'static) -> io::Result<Waiter> {
+    let set = waited_set();
+    // SAFETY: `set` is a valid sigset_t; the new descriptor is owned below.
+    let fd = check(unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) })?;
+    // SAFETY: signalfd returned a new descriptor that nothing else owns.
+    let signals = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut pipe = [0; 2];
+    // SAFETY: `pipe` has room for the two descriptors.
+    check(unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: pipe2 returned two new descriptors that nothing else owns.
+    let (stop_rx, stop) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
+    let sfd = signals.as_raw_fd();
+    let thread = thread::Builder::new()
         .stack_size(64 * 1024)
         .spawn(move || {
-            let set = waited_set();
+            let mut fds = [
+                libc::pollfd {
+                    fd: sfd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: stop_rx.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
             loop {
-                let mut sig: libc::c_int = 0;
-                // SAFETY: `set` and `sig` are valid for the call.
-                if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+                // SAFETY: `fds` is a valid array of two pollfd.
+                let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+                // The stop request wins over a signal that came at the same moment: that one
+                // stays pending for `stop`'s caller to find.
+                if n < 0 || fds[1].revents != 0 {
+                    return;
+                }
+                if let Some(sig) = take(sfd) {
                     on_signal(sig);
                 }
             }
-        })
-        .map(drop)
+        })?;
+    Ok(Waiter {
+        signals,
+        stop,
+        thread,
+    })
 }
 
-/// Gives the calling thread back the mask the process started with, and SIGPIPE its default
-/// action (the Rust runtime ignores SIGPIPE, and ignored signals survive exec).
+/// Reads one pending signal from the signalfd, if there is one.
+fn take(fd: libc::c_int) -> Option<libc::c_int> {
+    let mut info = MaybeUninit::<libc::signalfd_siginfo>::uninit();
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    // SAFETY: `info` has room for one signalfd_siginfo; the fd is non-blocking.
+    let n = unsafe { libc::read(fd, info.as_mut_ptr().cast(), size) };
+    if n != size as isize {
+        return None;
+    }
+    // SAFETY: read filled the whole struct.
+    let signo = unsafe { info.assume_init() }.ssi_signo;
+    libc::c_int::try_from(signo).ok()
+}
+
+impl Waiter {
+    /// Stops the thread without losing a signal: returns one that is already pending, if any.
+    /// From then on the waited signals stay pending until `restore`.
+    pub fn stop(self) -> Option<libc::c_int> {
+        let byte = 1u8;
+        // SAFETY: writes one byte from a valid buffer to our own pipe.
+        let written = unsafe { libc::write(self.stop.as_raw_fd(), (&byte as *const u8).cast(), 1) };
+        // If the pipe could not be written, the thread may still take a signal: then it has
+        // reported it to the main thread, which no longer listens. Only a broken system gets here.
+        if written == 1 {
+            // The thread only returns; a panic would have aborted the process.
+            let _ = self.thread.join();
+        }
+        take(self.signals.as_raw_fd())
+    }
+}
+
+extern "C" fn exit_on_signal(sig: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe and never returns.
+    unsafe { libc::_exit(128 + sig) }
+}
+
+/// Prepares the calling thread for exec: a waited signal from now until the exec ends the
+/// process with 128+n; SIGPIPE gets its default action back (the Rust runtime ignores it, and
+/// ignored signals survive exec); then the mask the process started with is restored.
+/// A waited signal the process inherited as ignored stays ignored.
 pub fn restore(original: &OriginalMask) -> io::Result<()> {
-    // SAFETY: the mask came from pthread_sigmask; signal() with SIG_DFL is always valid.
+    // SAFETY: sigaction with a valid handler and zeroed flags; signal() with SIG_DFL; the mask
+    // came from pthread_sigmask.
     unsafe {
+        for sig in WAITED {
+            let mut old = MaybeUninit::<libc::sigaction>::uninit();
+            check(libc::sigaction(sig, std::ptr::null(), old.as_mut_ptr()))?;
+            if old.assume_init().sa_sigaction == libc::SIG_IGN {
+                continue;
+            }
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = exit_on_signal as *const () as libc::sighandler_t;
+            libc::sigfillset(&mut action.sa_mask);
+            check(libc::sigaction(sig, &action, std::ptr::null_mut()))?;
+        }
         if libc::signal(libc::SIGPIPE, libc::SIG_DFL) == libc::SIG_ERR {
             return Err(io::Error::last_os_error());
         }
