@@ -10,6 +10,7 @@ use std::io;
 use std::os::unix::ffi::OsStringExt;
 
 use crate::exit::Exit;
+use crate::quote::quoted;
 use crate::signals::{self, OriginalMask};
 
 /// Why COMMAND could not replace this process.
@@ -34,7 +35,7 @@ impl fmt::Display for ExecError {
             Exit::NotFound => "command not found",
             _ => "command cannot be executed",
         };
-        write!(f, "{what}: '{}': {}", self.command, self.error)
+        write!(f, "{what}: {}: {}", quoted(&self.command), self.error)
     }
 }
 

@@ -31,7 +31,8 @@ pub const TABLE: &[(&str, &str)] = &[
     ),
     (
         "3",
-        "internal error: a thread could not be started, or the resolver rejected the request",
+        "internal error: out of memory, a thread could not be started, the resolver rejected \
+         the request, or --help/--version could not be written",
     ),
     ("126", "COMMAND was found but could not be executed"),
     ("127", "COMMAND was not found"),

@@ -3,21 +3,30 @@
 //! main reads as a script: parse, set up logging and signals, start one probe thread per
 //! target, wait under the deadline, then exit or exec. Exit codes live in `exit`.
 
-use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use log::{error, info};
 
 use service_precheck::cli::{self, Action};
 use service_precheck::exit::Exit;
-use service_precheck::{exec, logging, runner, signals};
+use service_precheck::quote::quoted;
+use service_precheck::{alloc, exec, logging, output, runner, signals};
+
+/// Any allocation failure ends the process with exit 3 and a line, never with SIGABRT.
+#[global_allocator]
+static ALLOCATOR: alloc::ExitOnOom = alloc::ExitOnOom;
+
+/// How long the last log lines may take to reach stderr before the process exits anyway.
+const LAST_LINES: Duration = Duration::from_millis(20);
 
 fn main() {
     let code = run().code();
+    logging::flush(LAST_LINES);
     // Probe threads may be stuck inside getaddrinfo, which cannot be cancelled. _exit ends the
     // process around them without running exit handlers that could race with a lookup.
-    let _ = std::io::stdout().flush();
     // SAFETY: _exit never returns and touches no Rust state.
     unsafe { libc::_exit(code) }
 }
@@ -28,20 +37,33 @@ fn run() -> Exit {
     let args = std::env::args_os().skip(1).collect();
     let config = match cli::parse_args(args, &|name| std::env::var_os(name)) {
         Ok(Action::Run(config)) => config,
-        Ok(Action::Help) => return print(&cli::help()),
-        Ok(Action::Version) => return print(&format!("{}\n", cli::version())),
+        Ok(Action::Help) => return output::print(&cli::help()),
+        Ok(Action::Version) => return output::print(&format!("{}\n", cli::version())),
         Err(e) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "service-precheck: {e}\nTry 'service-precheck --help' for more information."
-            );
+            output::usage_error(&e);
             return Exit::Usage;
         }
     };
-    logging::init(&config.log_filter, start);
+    let deadline = match config.timeout {
+        None => None,
+        Some(t) => match start.checked_add(t) {
+            Some(deadline) => Some(deadline),
+            // cli checked this against the clock already; only a clock near its end gets here.
+            None => {
+                output::usage_error(&format!(
+                    "the deadline {} is beyond what the clock can represent",
+                    humantime::format_duration(t)
+                ));
+                return Exit::Usage;
+            }
+        },
+    };
 
-    // 2. Block SIGINT and SIGTERM before any thread exists, so every thread inherits the mask.
-    let mask = match signals::block() {
+    // 2. Block SIGINT and SIGTERM before any thread exists (the log writer is the first), so
+    //    every thread inherits the mask and only the signal thread takes them.
+    let mask = signals::block();
+    logging::init(&config.log_filter, start);
+    let mask = match mask {
         Ok(mask) => mask,
         Err(e) => {
             error!("cannot block SIGINT and SIGTERM: {e}");
@@ -50,41 +72,52 @@ fn run() -> Exit {
     };
     let (tx, rx) = mpsc::channel();
     let signal_tx = tx.clone();
-    if let Err(e) = signals::spawn_waiter(move |sig| {
+    let waiter = match signals::spawn_waiter(move |sig| {
         let _ = signal_tx.send(runner::Event::Signal(sig));
     }) {
-        error!("cannot start the signal thread: {e}");
-        return Exit::Internal;
-    }
+        Ok(waiter) => waiter,
+        Err(e) => {
+            error!("cannot start the signal thread: {e}");
+            return Exit::Internal;
+        }
+    };
 
-    // 3. One probe thread per target.
+    // 3. One probe thread per target, started by a starter thread while this one waits.
     runner::announce(&config);
     let probing = runner::Probing {
         interval: config.interval,
         connect_timeout: config.connect_timeout,
         family: config.family,
     };
-    for (index, target) in config.targets.iter().enumerate() {
-        if let Err(e) = runner::spawn_probe(index, target.clone(), probing, start, tx.clone()) {
-            error!("{target}: cannot start a thread: {e}");
-            return Exit::Internal;
-        }
+    let stop = Arc::new(AtomicBool::new(false));
+    if let Err(e) = runner::start(config.targets.clone(), probing, tx, stop.clone()) {
+        error!("cannot start a thread: {e}");
+        return Exit::Internal;
     }
-    drop(tx);
 
     // 4. Wait; then exit, or become the command.
-    let exit = runner::wait(&config, &rx, start);
+    let exit = runner::wait(&config, &rx, start, deadline);
+    stop.store(true, Ordering::Relaxed);
     if exit != Exit::Ready || config.command.is_empty() {
         return exit;
     }
-    info!("running {}", config.command[0].to_string_lossy());
+    // A SIGTERM or SIGINT that came before the exec wins: the command is not started.
+    let pending = waiter.stop();
+    let taken = rx.try_iter().find_map(|event| match event {
+        runner::Event::Signal(sig) => Some(sig),
+        _ => None,
+    });
+    if let Some(sig) = taken.or(pending) {
+        error!(
+            "interrupted by {} before running {}",
+            signals::name(sig),
+            quoted(&config.command[0].to_string_lossy())
+        );
+        return Exit::Signal(sig);
+    }
+    info!("running {}", quoted(&config.command[0].to_string_lossy()));
+    logging::flush(LAST_LINES);
     let e = exec::exec(&config.command, &mask);
     error!("{e}");
     e.exit()
-}
-
-fn print(text: &str) -> Exit {
-    // A closed stdout is not worth a panic; the exit code still says it worked.
-    let _ = std::io::stdout().write_all(text.as_bytes());
-    Exit::Ready
 }
