@@ -7,11 +7,12 @@
 
 use std::ffi::OsString;
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lexopt::prelude::*;
 
 use crate::exit;
+use crate::quote::quoted;
 use crate::target::{MAX_MIN, Target, TargetError};
 
 /// Which address families count.
@@ -57,6 +58,11 @@ pub struct UsageError(Kind);
 #[derive(Debug)]
 enum Kind {
     Lexopt(lexopt::Error),
+    /// An unknown short option inside a cluster, with the whole argument the user typed.
+    UnknownShort {
+        option: char,
+        arg: String,
+    },
     Value {
         source: &'static str,
         value: String,
@@ -67,6 +73,8 @@ enum Kind {
         value: OsString,
     },
     Target(TargetError),
+    /// A bad target in a variable (PRECHECK_TARGETS).
+    EnvTarget(&'static str, TargetError),
     NoTargets,
     NoCommand,
     Conflict(&'static str, &'static str),
@@ -75,16 +83,23 @@ enum Kind {
 impl fmt::Display for UsageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            Kind::Lexopt(e) => write!(f, "{e}"),
+            Kind::Lexopt(e) => write_lexopt(f, e),
+            Kind::UnknownShort { option, arg } => write!(
+                f,
+                "invalid option {} in {}",
+                quoted(&format!("-{option}")),
+                quoted(arg)
+            ),
             Kind::Value { source, value, why } => {
-                write!(f, "invalid value '{value}' for {source}: {why}")
+                write!(f, "invalid value {} for {source}: {why}", quoted(value))
             }
             Kind::NotUtf8 { source, value } => write!(
                 f,
-                "invalid value '{}' for {source}: it is not valid UTF-8",
-                value.to_string_lossy()
+                "invalid value {} for {source}: it is not valid UTF-8",
+                quoted(&value.to_string_lossy())
             ),
             Kind::Target(e) => write!(f, "{e}"),
+            Kind::EnvTarget(var, e) => write!(f, "{e} (in {var})"),
             Kind::NoTargets => write!(
                 f,
                 "no targets: give at least one NAME or HOST:PORT, or set PRECHECK_TARGETS"
@@ -99,7 +114,7 @@ impl std::error::Error for UsageError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.0 {
             Kind::Lexopt(e) => Some(e),
-            Kind::Target(e) => Some(e),
+            Kind::Target(e) | Kind::EnvTarget(_, e) => Some(e),
             _ => None,
         }
     }
@@ -108,6 +123,28 @@ impl std::error::Error for UsageError {
 impl From<lexopt::Error> for UsageError {
     fn from(e: lexopt::Error) -> UsageError {
         UsageError(Kind::Lexopt(e))
+    }
+}
+
+/// lexopt's errors, with every piece of user input quoted.
+fn write_lexopt(f: &mut fmt::Formatter<'_>, e: &lexopt::Error) -> fmt::Result {
+    use lexopt::Error::*;
+    match e {
+        MissingValue { option: Some(o) } => write!(f, "missing value for option {}", quoted(o)),
+        MissingValue { option: None } => write!(f, "missing value"),
+        UnexpectedOption(o) => write!(f, "invalid option {}", quoted(o)),
+        UnexpectedArgument(a) => write!(f, "unexpected argument {}", quoted(&a.to_string_lossy())),
+        UnexpectedValue { option, value } => write!(
+            f,
+            "option {} takes no value, got {}",
+            quoted(option),
+            quoted(&value.to_string_lossy())
+        ),
+        ParsingFailed { value, error } => {
+            write!(f, "cannot parse {}: {error}", quoted(value))
+        }
+        NonUnicodeValue(v) => write!(f, "{} is not valid UTF-8", quoted(&v.to_string_lossy())),
+        Custom(e) => write!(f, "{e}"),
     }
 }
 
@@ -124,133 +161,196 @@ pub fn parse_args(
     args: Vec<OsString>,
     env: &dyn Fn(&str) -> Option<OsString>,
 ) -> Result<Action, UsageError> {
-    // Everything after the first `--` is the command, verbatim. lexopt would swallow the `--`
-    // itself and hand back the rest as plain values, indistinguishable from targets.
-    let (args, command) = match args.iter().position(|a| a == "--") {
+    let (args, command) = split_command(args)?;
+    let flags = match read_flags(args)? {
+        Read::Flags(flags) => flags,
+        Read::Help => return Ok(Action::Help),
+        Read::Version => return Ok(Action::Version),
+    };
+    configure(flags, command, env).map(Action::Run)
+}
+
+/// Everything after the first `--` is the command, verbatim. lexopt would swallow the `--`
+/// itself and hand back the rest as plain values, indistinguishable from targets.
+fn split_command(mut args: Vec<OsString>) -> Result<(Vec<OsString>, Vec<OsString>), UsageError> {
+    match args.iter().position(|a| a == "--") {
         Some(i) => {
-            let mut args = args;
             let command = args.split_off(i + 1);
             args.pop();
             if command.is_empty() {
                 return Err(UsageError(Kind::NoCommand));
             }
-            (args, command)
+            Ok((args, command))
         }
-        None => (args, Vec::new()),
-    };
+        None => Ok((args, Vec::new())),
+    }
+}
 
-    let mut timeout = None;
-    let mut interval = None;
-    let mut connect_timeout = None;
-    let mut min_ready: Option<(&'static str, String)> = None;
-    let mut any = false;
-    let (mut v4, mut v6) = (false, false);
-    let mut verbosity: i32 = 0;
-    let mut verbosity_given = false;
-    let mut targets = Vec::new();
+/// What the command line said, before the environment fills the gaps.
+#[derive(Default)]
+struct Flags {
+    timeout: Option<Option<Duration>>,
+    interval: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    min_ready: Option<String>,
+    any: bool,
+    v4: bool,
+    v6: bool,
+    /// -v minus -q, when either was given.
+    verbosity: Option<i32>,
+    targets: Vec<Target>,
+}
 
-    let mut parser = lexopt::Parser::from_args(args);
-    while let Some(arg) = parser.next()? {
+enum Read {
+    Flags(Flags),
+    Help,
+    Version,
+}
+
+fn read_flags(args: Vec<OsString>) -> Result<Read, UsageError> {
+    let mut f = Flags::default();
+    let mut parser = lexopt::Parser::from_args(args.iter().cloned());
+    while let Some(arg) = parser.next().map_err(|e| lexopt_error(e, &args))? {
         match arg {
-            Short('h') | Long("help") => return Ok(Action::Help),
-            Short('V') | Long("version") => return Ok(Action::Version),
+            Short('h') | Long("help") => return Ok(Read::Help),
+            Short('V') | Long("version") => return Ok(Read::Version),
             Short('t') | Long("timeout") => {
-                timeout = Some(parse_timeout(
+                f.timeout = Some(parse_timeout(
                     "--timeout",
-                    &utf8("--timeout", parser.value()?)?,
+                    &value(&mut parser, &args, "--timeout")?,
                 )?)
             }
             Short('i') | Long("interval") => {
-                interval = Some(parse_interval(
+                f.interval = Some(parse_interval(
                     "--interval",
-                    &utf8("--interval", parser.value()?)?,
+                    &value(&mut parser, &args, "--interval")?,
                 )?)
             }
             Long("connect-timeout") => {
-                connect_timeout = Some(parse_connect_timeout(
-                    "--connect-timeout",
-                    &utf8("--connect-timeout", parser.value()?)?,
-                )?)
+                let v = value(&mut parser, &args, "--connect-timeout")?;
+                f.connect_timeout = Some(parse_connect_timeout("--connect-timeout", &v)?)
             }
-            Long("min-ready") => {
-                min_ready = Some(("--min-ready", utf8("--min-ready", parser.value()?)?))
+            Long("min-ready") => f.min_ready = Some(value(&mut parser, &args, "--min-ready")?),
+            Long("any") => f.any = true,
+            Short('4') => f.v4 = true,
+            Short('6') => f.v6 = true,
+            Short('q') | Long("quiet") => *f.verbosity.get_or_insert(0) -= 1,
+            Short('v') | Long("verbose") => *f.verbosity.get_or_insert(0) += 1,
+            Value(v) => f.targets.push(parse_target(v)?),
+            Short(option) => {
+                return Err(UsageError(Kind::UnknownShort {
+                    option,
+                    arg: cluster_of(option, &args),
+                }));
             }
-            Long("any") => any = true,
-            Short('4') => v4 = true,
-            Short('6') => v6 = true,
-            Short('q') | Long("quiet") => {
-                verbosity -= 1;
-                verbosity_given = true;
-            }
-            Short('v') | Long("verbose") => {
-                verbosity += 1;
-                verbosity_given = true;
-            }
-            Value(v) => targets.push(parse_target(v)?),
-            _ => return Err(arg.unexpected().into()),
+            Long(_) => return Err(lexopt_error(arg.unexpected(), &args)),
         }
     }
-
-    if v4 && v6 {
+    if f.v4 && f.v6 {
         return Err(UsageError(Kind::Conflict("-4", "-6")));
     }
-    if any && min_ready.is_some() {
+    if f.any && f.min_ready.is_some() {
         return Err(UsageError(Kind::Conflict("--any", "--min-ready")));
     }
+    Ok(Read::Flags(f))
+}
 
+/// The value of the option just read, as UTF-8.
+fn value(
+    parser: &mut lexopt::Parser,
+    args: &[OsString],
+    source: &'static str,
+) -> Result<String, UsageError> {
+    let v = parser.value().map_err(|e| lexopt_error(e, args))?;
+    utf8(source, v)
+}
+
+/// The argument a short option came from: the first `-xyz` cluster holding it. lexopt reports
+/// `-e` for `-version`; the user should see what they typed.
+fn cluster_of(option: char, args: &[OsString]) -> String {
+    args.iter()
+        .map(|a| a.to_string_lossy())
+        .find(|a| a.starts_with('-') && !a.starts_with("--") && a[1..].contains(option))
+        .map_or_else(|| format!("-{option}"), |a| a.into_owned())
+}
+
+fn lexopt_error(e: lexopt::Error, args: &[OsString]) -> UsageError {
+    match e {
+        // An unexpected short option: quote the whole cluster it came in.
+        lexopt::Error::UnexpectedOption(o) if o.chars().count() == 2 && !o.starts_with("--") => {
+            // count() == 2 and a leading '-', so there is a second char.
+            let option = o.chars().nth(1).unwrap_or('-');
+            UsageError(Kind::UnknownShort {
+                option,
+                arg: cluster_of(option, args),
+            })
+        }
+        e => UsageError(Kind::Lexopt(e)),
+    }
+}
+
+/// Fills what the flags left open from PRECHECK_* variables, then the defaults; checks the
+/// whole.
+fn configure(
+    f: Flags,
+    command: Vec<OsString>,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<Config, UsageError> {
+    let mut targets = f.targets;
     if let Some(list) = env_utf8(env, "PRECHECK_TARGETS")? {
         for word in list
             .split(|c: char| c == ',' || c.is_whitespace())
             .filter(|w| !w.is_empty())
         {
-            let target = word.parse().map_err(|e| UsageError(Kind::Target(e)))?;
+            let target =
+                (word.parse()).map_err(|e| UsageError(Kind::EnvTarget("PRECHECK_TARGETS", e)))?;
             targets.push(target);
         }
     }
     if targets.is_empty() {
         return Err(UsageError(Kind::NoTargets));
     }
-
-    let timeout = match timeout {
+    let timeout = match f.timeout {
         Some(t) => t,
         None => match env_utf8(env, "PRECHECK_TIMEOUT")? {
             Some(v) => parse_timeout("PRECHECK_TIMEOUT", &v)?,
             None => None,
         },
     };
-    let interval = match interval {
+    let interval = match f.interval {
         Some(i) => i,
         None => match env_utf8(env, "PRECHECK_INTERVAL")? {
             Some(v) => parse_interval("PRECHECK_INTERVAL", &v)?,
             None => DEFAULT_INTERVAL,
         },
     };
-    let connect_timeout = match connect_timeout {
+    let connect_timeout = match f.connect_timeout {
         Some(c) => c,
         None => match env_utf8(env, "PRECHECK_CONNECT_TIMEOUT")? {
             Some(v) => parse_connect_timeout("PRECHECK_CONNECT_TIMEOUT", &v)?,
             None => DEFAULT_CONNECT_TIMEOUT,
         },
     };
-    let min_ready = match (any, min_ready) {
+    let min_ready = match (f.any, f.min_ready) {
         (true, _) => 1,
-        (false, Some((source, v))) => parse_min_ready(source, &v, targets.len())?,
+        (false, Some(v)) => parse_min_ready("--min-ready", &v, targets.len())?,
         (false, None) => match env_utf8(env, "PRECHECK_MIN_READY")? {
             Some(v) => parse_min_ready("PRECHECK_MIN_READY", &v, targets.len())?,
             None => targets.len(),
         },
     };
-    let log_filter = if verbosity_given {
-        const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
-        // info is index 3; the clamp keeps the index inside LEVELS.
-        LEVELS[(3 + verbosity).clamp(0, 5) as usize].to_string()
-    } else {
-        match env_utf8(env, "PRECHECK_LOG")? {
+    let log_filter = match f.verbosity {
+        Some(verbosity) => {
+            const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+            // info is index 3; the clamp keeps the index inside LEVELS.
+            LEVELS[(3 + verbosity).clamp(0, 5) as usize].to_string()
+        }
+        None => match env_utf8(env, "PRECHECK_LOG")? {
             Some(v) => parse_log_filter(&v)?,
             None => "info".to_string(),
-        }
+        },
     };
-    let family = match (v4, v6) {
+    let family = match (f.v4, f.v6) {
         (true, _) => Family::V4,
         (_, true) => Family::V6,
         _ => Family::Both,
@@ -258,8 +358,7 @@ pub fn parse_args(
     for target in &targets {
         check_family(target, family)?;
     }
-
-    Ok(Action::Run(Config {
+    Ok(Config {
         targets,
         timeout,
         interval,
@@ -268,7 +367,7 @@ pub fn parse_args(
         family,
         log_filter,
         command,
-    }))
+    })
 }
 
 fn utf8(source: &'static str, value: OsString) -> Result<String, UsageError> {
@@ -289,14 +388,42 @@ fn parse_target(value: OsString) -> Result<Target, UsageError> {
     value.parse().map_err(|e| UsageError(Kind::Target(e)))
 }
 
+/// The most seconds any DURATION may hold: far beyond any deadline, and far enough from
+/// `u64::MAX` that humantime's arithmetic (which panics on one overflow) is never near it.
+const MAX_SECS: u128 = 1 << 62;
+
 fn duration(source: &'static str, value: &str) -> Result<Duration, UsageError> {
-    humantime::parse_duration(value.trim()).map_err(|e| {
+    let too_large = || {
+        bad(
+            source,
+            value,
+            "it is too large: the clock cannot represent a time that far away",
+        )
+    };
+    // An upper bound of the sum humantime computes: every run of digits read as a number of
+    // years (its largest unit). Checked before humantime sees the text. A fraction's digits
+    // count as a whole number too, so a fraction of a dozen digits is refused: no loss.
+    let bound = value
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|run| !run.is_empty())
+        .map(|run| run.parse::<u128>().unwrap_or(u128::MAX))
+        .fold(0u128, |sum, n| {
+            sum.saturating_add(n.saturating_mul(31_557_600))
+        });
+    if bound > MAX_SECS {
+        return Err(too_large());
+    }
+    let d = humantime::parse_duration(value.trim()).map_err(|e| {
         bad(
             source,
             value,
             format!("{e}; expected a duration such as 500ms, 30s, 5m or '1h 30m'"),
         )
-    })
+    })?;
+    if Instant::now().checked_add(d).is_none() {
+        return Err(too_large());
+    }
+    Ok(d)
 }
 
 /// `0` means no deadline.
@@ -374,7 +501,8 @@ TARGETS:
                             address of HOST
   ...?min=N                 DNS: at least N distinct addresses; TCP: at least N
                             distinct addresses accept a connection (1 to {max_min})
-  A bare IPv6 address (::1) is a DNS target. Quote targets with ? in shells.
+  A bare IP address (10.0.0.5, ::1, ::1:5432) is refused: it checks nothing.
+  Write a port check as IPV4:PORT or [IPV6]:PORT. Quote targets with ? in shells.
 
 OPTIONS:                                    (environment variable; default)
   -t, --timeout DURATION      one deadline for everything; 0 means none
@@ -396,7 +524,10 @@ OPTIONS:                                    (environment variable; default)
   PRECHECK_TARGETS            more targets, separated by commas or white space
   NO_COLOR                    when set, never colour the log (colour is used
                               only when stderr is a terminal)
-  A flag wins over its variable. DURATION: 500ms, 30s, 5m, '1h 30m'.
+  A flag wins over its variable. DURATION: 500ms, 30s, 5m, '1h 30m'; one too
+  large for the clock is refused.
+
+Each waiting target costs one thread: about 40 KiB of memory (see README).
 
 EXIT CODES:
 {table}
@@ -643,7 +774,7 @@ mod tests {
             (
                 &["a"],
                 &[("PRECHECK_TARGETS", "ok bad:port")],
-                "invalid target 'bad:port'",
+                "invalid target 'bad:port': port 'port' is not a number from 1 to 65535 (in PRECHECK_TARGETS)",
             ),
             (&["db:0"], &[], "invalid target 'db:0'"),
             (
@@ -653,9 +784,46 @@ mod tests {
             ),
             (&["-4", "-6", "a"], &[], "-4 and -6 cannot be used together"),
             (
-                &["-4", "::1"],
+                &["-4", "[::1]:80"],
                 &[],
-                "invalid value '::1' for a target: it is an IPv6 address, which -4 excludes",
+                "invalid value '[::1]:80' for a target: it is an IPv6 address, which -4 excludes",
+            ),
+            (&["-version"], &[], "invalid option '-e' in '-version'"),
+            (&["-4v-4v", "a"], &[], "invalid option '--' in '-4v-4v'"),
+            (
+                &["--frob\u{1b}[2J", "a"],
+                &[],
+                "invalid option '--frob\\u{1b}[2J'",
+            ),
+            (
+                &["a"],
+                &[("PRECHECK_TARGETS", "ok x\u{202e}y")],
+                "invalid target 'x\\u{202e}y': '\\u{202e}' is not allowed in a host name (letters, digits, '-', '_' and '.' are) (in PRECHECK_TARGETS)",
+            ),
+            (
+                &["-t", "18446744073709551615s 1000000000ns", "a"],
+                &[],
+                "invalid value '18446744073709551615s 1000000000ns' for --timeout: it is too large",
+            ),
+            (
+                &["-t", "18446744073709551615s", "a"],
+                &[],
+                "for --timeout: it is too large",
+            ),
+            (
+                &["a"],
+                &[("PRECHECK_INTERVAL", "500000000000y")],
+                "invalid value '500000000000y' for PRECHECK_INTERVAL: it is too large",
+            ),
+            (
+                &["--connect-timeout", "9999999999999999999999s", "a"],
+                &[],
+                "for --connect-timeout: it is too large",
+            ),
+            (
+                &["-t", "1h\u{1b}", "a"],
+                &[],
+                "invalid value '1h\\u{1b}' for --timeout",
             ),
             (
                 &["-6", "127.0.0.1:80"],
@@ -671,6 +839,10 @@ mod tests {
             assert!(
                 got.contains(want),
                 "{args:?} {env:?}: {got:?} lacks {want:?}"
+            );
+            assert!(
+                !got.chars().any(crate::quote::needs_escape),
+                "{args:?} {env:?}: {got:?} holds a raw control character"
             );
         }
     }
