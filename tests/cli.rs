@@ -294,30 +294,53 @@ fn non_utf8_arguments_are_usage_errors_not_panics() {
 }
 
 #[test]
-fn localhost_and_ip_literals_are_ready() {
+fn localhost_and_port_checks_on_literals_are_ready() {
     // -4: this machine's /etc/hosts has no ::1 entry, and AAAA must not go out to its DNS.
-    let o = run(&["-4", "-t", "5s", "localhost", "127.0.0.1"]);
+    let (_l, target) = open_port();
+    let o = run(&["-4", "-t", "5s", "localhost", &target]);
     assert_code(&o, 0);
     assert_logged(&o, "localhost: ready after");
-    assert_logged(&o, "ready: 2 of 2 targets");
-    // Literals never reach the resolver, whatever the family.
-    let o = run(&["-t", "5s", "::1", "dns://127.0.0.1", "[::1]"]);
-    assert_code(&o, 2);
-    let o = run(&["-t", "5s", "::1", "dns://127.0.0.1"]);
-    assert_code(&o, 0);
-    assert_logged(&o, "::1: ready after");
     assert_logged(&o, "ready: 2 of 2 targets");
     assert!(!stderr(&o).contains("\x1b["), "colour on a pipe");
 }
 
 #[test]
+fn bare_ip_literals_are_usage_errors_that_show_the_port_check() {
+    for (target, hint) in [
+        ("::1:5432", "perhaps '[::1]:5432'"),
+        ("2001:db8::5:5432", "perhaps '[2001:db8::5]:5432'"),
+        ("127.0.0.1", "e.g. '127.0.0.1:5432'"),
+        ("dns://::1", "e.g. '[::1]:5432'"),
+    ] {
+        let o = run(&["-t", "5s", target]);
+        assert_code(&o, 2);
+        assert_logged(
+            &o,
+            &format!("invalid target '{target}': an IP address is not a DNS name"),
+        );
+        assert_logged(&o, hint);
+        assert!(!stderr(&o).contains("ready"), "{}", stderr(&o));
+    }
+}
+
+#[test]
 fn targets_from_the_environment() {
-    let mut c = cmd(&["127.0.0.2"]);
-    c.env("PRECHECK_TARGETS", "127.0.0.1, ::1")
+    let (_a, a) = open_port();
+    let (_b, b) = open_port();
+    let mut c = cmd(&["-4", "localhost"]);
+    c.env("PRECHECK_TARGETS", format!("{a}, {b}"))
         .env("PRECHECK_TIMEOUT", "5s");
     let o = output(c);
     assert_code(&o, 0);
     assert_logged(&o, "waiting for 3 targets (all must be ready), deadline 5s");
+    let mut c = cmd(&["-4", "localhost"]);
+    c.env("PRECHECK_TARGETS", format!("{a} db:http"));
+    let o = output(c);
+    assert_code(&o, 2);
+    assert_logged(
+        &o,
+        "invalid target 'db:http': port 'http' is not a number from 1 to 65535 (in PRECHECK_TARGETS)",
+    );
 }
 
 #[test]
@@ -394,12 +417,19 @@ fn a_listener_that_starts_late_is_seen() {
 }
 
 #[test]
-fn huge_durations_do_not_panic() {
-    // Half a trillion years overflows the monotonic clock.
-    let o = run(&["-t", "500000000000y", "-i", "500000000000y", "127.0.0.1"]);
-    assert_code(&o, 0);
+fn huge_durations_are_usage_errors_not_panics() {
+    // Half a trillion years overflows the monotonic clock; the second one made humantime panic.
+    for value in ["500000000000y", "18446744073709551615s 1000000000ns"] {
+        for flag in ["-t", "-i", "--connect-timeout"] {
+            let o = run(&[flag, value, "-4", "localhost"]);
+            assert_code(&o, 2);
+            assert_logged(&o, &format!("invalid value '{value}' for "));
+            assert_logged(&o, "it is too large");
+        }
+    }
+    // Long but representable: a connect timeout of a century still ends at the deadline.
     let target = format!("127.0.0.1:{}", closed_port());
-    let o = run(&["-t", "200ms", "--connect-timeout", "500000000000y", &target]);
+    let o = run(&["-t", "200ms", "--connect-timeout", "100y", &target]);
     assert_code(&o, 1);
 }
 
@@ -677,7 +707,7 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
     // script(1) gives the binary a terminal for stderr.
     let script = |no_color: Option<&str>| {
         let mut c = Command::new("script");
-        c.args(["-qec", &format!("{BIN} 127.0.0.1"), "/dev/null"]);
+        c.args(["-qec", &format!("{BIN} -4 localhost"), "/dev/null"]);
         c.env_remove("NO_COLOR");
         if let Some(v) = no_color {
             c.env("NO_COLOR", v);
@@ -703,7 +733,7 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
 
 #[test]
 fn quiet_and_verbose() {
-    let o = run(&["-q", "127.0.0.1"]);
+    let o = run(&["-q", "-4", "localhost"]);
     assert_code(&o, 0);
     assert!(o.stderr.is_empty(), "{}", stderr(&o));
     let target = format!("127.0.0.1:{}", closed_port());
@@ -711,7 +741,7 @@ fn quiet_and_verbose() {
     assert_code(&o, 1);
     assert_logged(&o, "DEBUG");
     assert_logged(&o, &format!("{target}: attempt 2: connection refused"));
-    let mut c = cmd(&["127.0.0.1"]);
+    let mut c = cmd(&["-4", "localhost"]);
     c.env("PRECHECK_LOG", "error");
     let o = output(c);
     assert_code(&o, 0);
