@@ -25,6 +25,12 @@ use crate::probe::{Outcome, Probe, Reason};
 use crate::signals;
 use crate::target::Target;
 
+/// The nice value of probe threads (see `probe_loop`).
+const PROBE_NICE: libc::c_int = 10;
+
+/// At the deadline or a signal, this many pending targets get a line each; the rest one line.
+const PENDING_LINES: usize = 20;
+
 /// While a reason stays the same, it is logged again this often.
 const REPEAT: Duration = Duration::from_secs(10);
 
@@ -67,6 +73,7 @@ pub struct Probing {
 
 /// Starts the starter thread, which starts one probe thread per target in order and stops
 /// early when `stop` is set (the main thread has decided) or a thread cannot be started.
+/// Probe threads stop attempting once `stop` is set, leaving the cores to the main thread.
 pub fn start(
     targets: Vec<Target>,
     probing: Probing,
@@ -81,10 +88,10 @@ pub fn start(
                     return;
                 }
                 let probe = Probe::new(target, probing.family, probing.connect_timeout);
-                let tx2 = tx.clone();
+                let (tx2, stop2) = (tx.clone(), stop.clone());
                 let spawned = thread::Builder::new()
                     .stack_size(PROBE_STACK)
-                    .spawn(move || probe_loop(index, probe, probing.interval, &tx2));
+                    .spawn(move || probe_loop(index, probe, probing.interval, &tx2, &stop2));
                 if let Err(error) = spawned {
                     let _ = tx.send(Event::NoThread { index, error });
                     return;
@@ -94,9 +101,25 @@ pub fn start(
         .map(drop)
 }
 
-fn probe_loop(index: usize, mut probe: Probe, interval: Duration, tx: &Sender<Event>) {
+
+fn probe_loop(
+    index: usize,
+    mut probe: Probe,
+    interval: Duration,
+    tx: &Sender<Event>,
+    stop: &AtomicBool,
+) {
+    // Thousands of probe threads attempting every 10 ms can keep both cores busy; the main
+    // thread, which watches the deadline and signals, must still get the CPU when it wakes.
+    // Not SCHED_IDLE: on a busy host that could starve the probes themselves.
+    // SAFETY: on Linux the nice value is per thread, and `0` names the calling thread. Lowering
+    // one's own priority needs no privilege; if it fails, the thread keeps its priority.
+    unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, PROBE_NICE) };
     let mut last: Option<(Reason, Instant)> = None;
     for attempt in 1u64.. {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
         let outcome = probe.attempt();
         let now = Instant::now();
         let event = match outcome {
@@ -244,8 +267,12 @@ impl State<'_> {
     }
 
     fn deadline_passed(&self) -> Exit {
-        for (target, reason) in self.pending() {
+        for (target, reason) in self.pending().take(PENDING_LINES) {
             error!("{target}: not ready at the deadline: {reason}");
+        }
+        let more = self.pending_count().saturating_sub(PENDING_LINES);
+        if more > 0 {
+            error!("and {more} more targets not ready at the deadline");
         }
         error!(
             "deadline of {} passed: {} of {} targets ready, {} needed",
@@ -256,6 +283,10 @@ impl State<'_> {
             self.config.min_ready
         );
         Exit::Deadline
+    }
+
+    fn pending_count(&self) -> usize {
+        self.config.targets.len() - self.ready_count
     }
 
     /// The targets not yet ready, with the last reason each gave.
