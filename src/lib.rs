@@ -7,6 +7,7 @@ pub mod exec;
 pub mod exit;
 pub mod logging;
 pub mod output;
+pub mod panic;
 pub mod probe;
 pub mod quote;
 pub mod runner;

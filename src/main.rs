@@ -13,7 +13,7 @@ use log::{error, info};
 use service_precheck::cli::{self, Action};
 use service_precheck::exit::Exit;
 use service_precheck::quote::quoted;
-use service_precheck::{alloc, exec, logging, output, runner, signals};
+use service_precheck::{alloc, exec, logging, output, panic, runner, signals};
 
 /// Any allocation failure ends the process with exit 3 and a line, never with SIGABRT.
 #[global_allocator]
@@ -23,6 +23,7 @@ static ALLOCATOR: alloc::ExitOnOom = alloc::ExitOnOom;
 const LAST_LINES: Duration = Duration::from_millis(20);
 
 fn main() {
+    panic::exit_on_panic();
     let code = run().code();
     logging::flush(LAST_LINES);
     // Probe threads may be stuck inside getaddrinfo, which cannot be cancelled. _exit ends the

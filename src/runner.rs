@@ -28,7 +28,7 @@ use crate::target::Target;
 /// The nice value of probe threads (see `probe_loop`).
 const PROBE_NICE: libc::c_int = 10;
 
-/// At the deadline or a signal, this many pending targets get a line each; the rest one line.
+/// At the start, the deadline or a signal, this many targets are named; the rest are counted.
 const PENDING_LINES: usize = 20;
 
 /// While a reason stays the same, it is logged again this often.
@@ -315,7 +315,14 @@ pub fn announce(config: &Config) {
         Some(t) => format!("deadline {}", humantime::format_duration(t)),
         None => "no deadline".to_string(),
     };
-    let names: Vec<&str> = config.targets.iter().map(|t| t.spelling.as_str()).collect();
+    let mut names: Vec<&str> = (config.targets.iter())
+        .take(PENDING_LINES)
+        .map(|t| t.spelling.as_str())
+        .collect();
+    let more = format!("and {} more", n.saturating_sub(PENDING_LINES));
+    if n > PENDING_LINES {
+        names.push(&more);
+    }
     info!(
         "waiting for {n} target{} ({quorum}), {deadline}: {}",
         if n == 1 { "" } else { "s" },
