@@ -10,6 +10,7 @@
 //! by a starter thread, so the main thread watches the deadline and signals from the start.
 
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -21,9 +22,9 @@ use log::{debug, error, info};
 use crate::cli::{Config, Family};
 use crate::exit::Exit;
 use crate::logging::Secs;
-use crate::probe::{Outcome, Probe, Reason};
+use crate::probe::{self, Outcome, Probe, Reason};
 use crate::signals;
-use crate::target::Target;
+use crate::target::{Host, Target};
 
 /// The nice value of probe threads (see `probe_loop`).
 const PROBE_NICE: libc::c_int = 10;
@@ -71,9 +72,16 @@ pub struct Probing {
     pub family: Family,
 }
 
-/// Starts the starter thread, which starts one probe thread per target in order and stops
-/// early when `stop` is set (the main thread has decided) or a thread cannot be started.
+/// How long the first, shared attempt at TCP targets on IP literals may take (see `start`).
+const SWEEP: Duration = Duration::from_millis(50);
+
+/// Starts the starter thread, which starts one probe thread per target that has to wait and
+/// stops early when `stop` is set (the main thread has decided) or a thread cannot be started.
 /// Probe threads stop attempting once `stop` is set, leaving the cores to the main thread.
+///
+/// Targets that need the resolver get their threads first. TCP targets on IP literals are then
+/// attempted together from the starter thread (non-blocking connects, `SWEEP` at most): those
+/// that are up are ready without a thread; the others get one.
 pub fn start(
     targets: Vec<Target>,
     probing: Probing,
@@ -83,17 +91,37 @@ pub fn start(
     thread::Builder::new()
         .stack_size(64 * 1024)
         .spawn(move || {
-            for (index, target) in targets.into_iter().enumerate() {
-                if stop.load(Ordering::Relaxed) {
+            let starter = Starter { probing, tx, stop };
+            let (literal, named): (Vec<_>, Vec<_>) = targets
+                .into_iter()
+                .enumerate()
+                .partition(|(_, t)| matches!(t.host, Host::Ip(_)) && t.port.is_some());
+            for (index, target) in named {
+                if !starter.spawn(index, target, None) {
                     return;
                 }
-                let probe = Probe::new(target, probing.family, probing.connect_timeout);
-                let (tx2, stop2) = (tx.clone(), stop.clone());
-                let spawned = thread::Builder::new()
-                    .stack_size(PROBE_STACK)
-                    .spawn(move || probe_loop(index, probe, probing.interval, &tx2, &stop2));
-                if let Err(error) = spawned {
-                    let _ = tx.send(Event::NoThread { index, error });
+            }
+            let addrs: Vec<SocketAddr> = (literal.iter())
+                .filter_map(|(_, t)| match (&t.host, t.port) {
+                    (Host::Ip(ip), Some(port)) => Some(SocketAddr::new(*ip, port)),
+                    _ => None,
+                })
+                .collect();
+            let results = probe::connect_many(&addrs, SWEEP.min(probing.connect_timeout));
+            let at = Instant::now();
+            for (((index, target), addr), result) in literal.into_iter().zip(addrs).zip(results) {
+                let first = match result {
+                    Some(Ok(())) => {
+                        let addrs = vec![addr.to_string()];
+                        if starter.tx.send(Event::Ready { index, addrs, at }).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    Some(Err(e)) => Some(Reason::Connect(addr, e)),
+                    None => None,
+                };
+                if !starter.spawn(index, target, first) {
                     return;
                 }
             }
@@ -101,10 +129,41 @@ pub fn start(
         .map(drop)
 }
 
+/// What the starter thread needs to start probe threads.
+struct Starter {
+    probing: Probing,
+    tx: Sender<Event>,
+    stop: Arc<AtomicBool>,
+}
 
+impl Starter {
+    /// Starts the probe thread for `index`; false when the starter should stop.
+    fn spawn(&self, index: usize, target: Target, first: Option<Reason>) -> bool {
+        if self.stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let probe = Probe::new(target, self.probing.family, self.probing.connect_timeout);
+        let (tx, stop) = (self.tx.clone(), self.stop.clone());
+        let interval = self.probing.interval;
+        let spawned = thread::Builder::new()
+            .stack_size(PROBE_STACK)
+            .spawn(move || probe_loop(index, probe, first, interval, &tx, &stop));
+        match spawned {
+            Ok(_) => true,
+            Err(error) => {
+                let _ = self.tx.send(Event::NoThread { index, error });
+                false
+            }
+        }
+    }
+}
+
+/// Attempts until ready. `first` is the reason of an attempt made before the thread started:
+/// it is reported and the thread sleeps before its own first attempt.
 fn probe_loop(
     index: usize,
     mut probe: Probe,
+    first: Option<Reason>,
     interval: Duration,
     tx: &Sender<Event>,
     stop: &AtomicBool,
@@ -116,6 +175,13 @@ fn probe_loop(
     // one's own priority needs no privilege; if it fails, the thread keeps its priority.
     unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, PROBE_NICE) };
     let mut last: Option<(Reason, Instant)> = None;
+    if let Some(reason) = first {
+        last = Some((reason.clone(), Instant::now()));
+        if tx.send(Event::NotReady { index, reason }).is_err() {
+            return;
+        }
+        thread::sleep(interval);
+    }
     for attempt in 1u64.. {
         if stop.load(Ordering::Relaxed) {
             return;

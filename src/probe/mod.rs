@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::cli::Family;
 use crate::target::{Host, Target};
 use dns::Lookup;
-pub use tcp::ConnectError;
+pub use tcp::{ConnectError, connect_many};
 
 /// What one attempt found.
 #[derive(Debug, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::os::fd::FromRawFd;
 use std::thread;
 use std::time::Duration;
 
@@ -85,6 +86,165 @@ fn connect_error(e: &io::Error, timeout: Duration) -> ConnectError {
     }
 }
 
+/// Connects to all of `addrs` at once from this thread, with non-blocking sockets, and waits at
+/// most `budget` for them. Each result is `None` when the connect had not finished by then (or
+/// could not be tried: no socket to spare), else what `connect` would have said.
+///
+/// Used for the first attempt at TCP targets on IP literals: a target that is already up needs
+/// no thread of its own, and starting a thousand threads costs more than a thousand loopback
+/// connects.
+pub fn connect_many(
+    addrs: &[SocketAddr],
+    budget: Duration,
+) -> Vec<Option<Result<(), ConnectError>>> {
+    let until = std::time::Instant::now() + budget;
+    let mut results: Vec<Option<Result<(), ConnectError>>> = vec![None; addrs.len()];
+    // The sockets still connecting, with the index of their address.
+    let mut pending: Vec<(usize, Socket)> = Vec::new();
+    for (i, addr) in addrs.iter().enumerate() {
+        match Socket::connect(addr) {
+            Ok((socket, false)) => pending.push((i, socket)),
+            Ok((socket, true)) => results[i] = Some(socket.check_peer(addr)),
+            // Out of descriptors: the rest get threads of their own.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => break,
+            Err(e) => results[i] = Some(Err(connect_error(&e, budget))),
+        }
+    }
+    while !pending.is_empty() {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let mut fds: Vec<libc::pollfd> = (pending.iter())
+            .map(|(_, s)| libc::pollfd {
+                fd: s.0,
+                events: libc::POLLOUT,
+                revents: 0,
+            })
+            .collect();
+        let ms = left.as_millis().clamp(1, 1000) as libc::c_int;
+        // SAFETY: `fds` is a valid array of pollfd of the given length.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        if n < 0 {
+            break;
+        }
+        let mut still = Vec::new();
+        for ((i, socket), fd) in pending.into_iter().zip(fds) {
+            if fd.revents == 0 {
+                still.push((i, socket));
+                continue;
+            }
+            results[i] = Some(match socket.take_error() {
+                Ok(()) => socket.check_peer(&addrs[i]),
+                Err(e) => Err(connect_error(&e, budget)),
+            });
+        }
+        pending = still;
+    }
+    results
+}
+
+/// A non-blocking TCP socket, closed on drop.
+struct Socket(libc::c_int);
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor is ours and closed once.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+/// A socket address as the C API wants it.
+fn raw(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: an all-zero sockaddr_storage is valid; the family-specific view written below
+    // fits inside it (that is what sockaddr_storage is for).
+    unsafe {
+        let mut storage: libc::sockaddr_storage = std::mem::zeroed();
+        let len = match addr {
+            SocketAddr::V4(a) => {
+                let sin = &mut *(&mut storage as *mut _ as *mut libc::sockaddr_in);
+                sin.sin_family = libc::AF_INET as libc::sa_family_t;
+                sin.sin_port = a.port().to_be();
+                sin.sin_addr.s_addr = u32::from(*a.ip()).to_be();
+                std::mem::size_of::<libc::sockaddr_in>()
+            }
+            SocketAddr::V6(a) => {
+                let sin6 = &mut *(&mut storage as *mut _ as *mut libc::sockaddr_in6);
+                sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                sin6.sin6_port = a.port().to_be();
+                sin6.sin6_addr.s6_addr = a.ip().octets();
+                sin6.sin6_flowinfo = a.flowinfo();
+                sin6.sin6_scope_id = a.scope_id();
+                std::mem::size_of::<libc::sockaddr_in6>()
+            }
+        };
+        (storage, len as libc::socklen_t)
+    }
+}
+
+impl Socket {
+    /// Starts a connect; the flag says whether it connected at once.
+    fn connect(addr: &SocketAddr) -> io::Result<(Socket, bool)> {
+        let family = if addr.is_ipv4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        };
+        let flags = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+        // SAFETY: plain socket(2); the descriptor is owned by `Socket` at once.
+        let fd = unsafe { libc::socket(family, flags, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let socket = Socket(fd);
+        let (storage, len) = raw(addr);
+        // SAFETY: `storage` holds a valid address of length `len`.
+        let rc = unsafe { libc::connect(fd, (&raw const storage).cast(), len) };
+        if rc == 0 {
+            return Ok((socket, true));
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EINPROGRESS) {
+            Ok((socket, false))
+        } else {
+            Err(e)
+        }
+    }
+
+    /// The outcome of a finished non-blocking connect (SO_ERROR).
+    fn take_error(&self) -> io::Result<()> {
+        let mut err: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `err` and `len` are valid for getsockopt's SO_ERROR.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.0,
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&raw mut err).cast(),
+                &mut len,
+            )
+        };
+        match (rc, err) {
+            (0, 0) => Ok(()),
+            (0, e) => Err(io::Error::from_raw_os_error(e)),
+            _ => Err(io::Error::last_os_error()),
+        }
+    }
+
+    /// A connected socket counts only if its local address is not `addr` (see the top).
+    fn check_peer(&self, addr: &SocketAddr) -> Result<(), ConnectError> {
+        // SAFETY: the descriptor stays open while the borrowed stream lives, and ManuallyDrop
+        // keeps the stream from closing it.
+        let stream = std::mem::ManuallyDrop::new(unsafe { TcpStream::from_raw_fd(self.0) });
+        match stream.local_addr() {
+            Ok(local) if local == *addr => Err(ConnectError::ToItself),
+            Ok(_) => Ok(()),
+            Err(e) => Err(ConnectError::Other(e.to_string())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +277,16 @@ mod tests {
         );
         let failed: SocketAddr = format!("127.0.0.2:{port}").parse().unwrap();
         assert_eq!(failure, Some((failed, ConnectError::Refused)));
+    }
+
+    #[test]
+    fn connect_many_sees_listeners_and_refusals_at_once() {
+        let open = TcpListener::bind("127.0.0.1:0").unwrap();
+        let open_addr = open.local_addr().unwrap();
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let closed_addr = closed.local_addr().unwrap();
+        drop(closed);
+        let results = connect_many(&[closed_addr, open_addr], Duration::from_secs(5));
+        assert_eq!(results, [Some(Err(ConnectError::Refused)), Some(Ok(()))]);
     }
 }
