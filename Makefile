@@ -7,8 +7,9 @@ STATIC   = target/$(TARGET)/release/service-precheck
 X86_64   = $(CURDIR)/target/x86_64-unknown-linux-musl/release/service-precheck
 AARCH64  = $(CURDIR)/target/aarch64-unknown-linux-musl/release/service-precheck
 
-# Cross-linking for aarch64 needs no C toolchain: rust-lld ships with rustup.
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER ?= rust-lld
+# Both musl targets link with rust-lld, set in .cargo/config.toml (no C toolchain needed, static-pie
+# with RELR relocations). A CARGO_TARGET_<TRIPLE>_LINKER or RUSTFLAGS in the environment would
+# override it: tests/size.rs then fails on the size or the missing static-pie.
 
 .PHONY: help build static test lint clean demo image image-test bench
 

@@ -7,5 +7,6 @@ pub mod exit;
 pub mod logging;
 pub mod probe;
 pub mod runner;
+pub mod selftest;
 pub mod signals;
 pub mod target;

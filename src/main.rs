@@ -13,7 +13,10 @@ use service_precheck::cli::{self, Action};
 use service_precheck::exit::Exit;
 use service_precheck::{exec, logging, runner, signals};
 
+mod unwind;
+
 fn main() {
+    service_precheck::selftest::panic_if_asked();
     let code = run().code();
     // Probe threads may be stuck inside getaddrinfo, which cannot be cancelled. _exit ends the
     // process around them without running exit handlers that could race with a lookup.

@@ -11,6 +11,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
 use std::net::TcpListener;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::thread;
@@ -72,9 +73,15 @@ fn find_in_path(name: &str) -> Option<PathBuf> {
 /// Runs the binary with `args`, killing it if it outlives `limit` (a generous bound: qemu-user
 /// starts in milliseconds, but CI machines can be slow).
 fn run(runner: &Runner, args: &[&str], limit: Duration) -> Output {
+    run_with_env(runner, args, &[], limit)
+}
+
+/// `run`, with `env` added to the child's environment.
+fn run_with_env(runner: &Runner, args: &[&str], env: &[(&str, &str)], limit: Duration) -> Output {
     let mut child = Command::new(&runner.program)
         .args(&runner.prefix)
         .args(args)
+        .envs(env.iter().copied())
         .env_remove("PRECHECK_TIMEOUT")
         .env_remove("PRECHECK_INTERVAL")
         .env_remove("PRECHECK_CONNECT_TIMEOUT")
@@ -226,4 +233,30 @@ fn execs_the_command_after_success() {
     );
     assert_eq!(out.status.code(), Some(7), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ran: a b\n");
+}
+
+#[test]
+fn panic_prints_its_message_and_aborts() {
+    let Some(r) = runner("panic_prints_its_message_and_aborts") else {
+        return;
+    };
+    // src/selftest.rs: a thread panics while the main thread blocks for good, so only an abort
+    // ends the process. RUST_BACKTRACE=1 also runs the backtrace stub of src/unwind.rs.
+    let env = [
+        (service_precheck::selftest::PANIC_VAR, "1"),
+        ("RUST_BACKTRACE", "1"),
+    ];
+    let out = run_with_env(&r, &[], &env, LIMIT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // qemu-user ends itself with the signal that ended the guest.
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGABRT),
+        "wanted death by SIGABRT (exit 134), got {:?}; stderr:\n{stderr}",
+        out.status
+    );
+    assert!(
+        stderr.contains("selftest: a panic in a thread"),
+        "the panic message is missing from stderr:\n{stderr}"
+    );
 }
