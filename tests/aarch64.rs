@@ -1,6 +1,7 @@
 //! The cross-built aarch64 static binary, run under qemu-user on this x86_64 machine: it must
 //! really be an AArch64 executable, resolve `localhost` from /etc/hosts, connect to a loopback
-//! TCP port, keep the exit codes and exec the command after success.
+//! TCP port, keep the exit codes, exec the command after success, and abort on a panic with its
+//! message printed (its unwinder is the stubs of src/unwind.rs).
 //!
 //! The binary comes from $SERVICE_PRECHECK_AARCH64 (`make test` sets it). It runs through
 //! qemu-aarch64-static (Debian's qemu-user-static) or, without it, directly when binfmt_misc has
