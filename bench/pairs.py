@@ -10,7 +10,8 @@
   return of wait4, in ms. Prints one line:
     ours_median ours_p90 peer_median peer_p90 ratio median_pair_ratio
   ratio is ours_median / peer_median; median_pair_ratio the median of each pair's ours/peer.
-  Without PEER the peer's fields are "-".
+  Without PEER the peer's fields are "-". N=0 times start-up and exit alone: OURS -V, and PEER
+  without WAIT_HOSTS (it logs its configuration and exits 0).
 """
 import os
 import selectors
@@ -75,8 +76,12 @@ def main():
 
     base = {k: v for k, v in os.environ.items()
             if not k.startswith(("PRECHECK_", "WAIT_")) and k != "RUST_LOG"}
-    ours_cmd = ([ours, "-t", "30s"] + targets, base)
-    peer_cmd = ([peer], dict(base, WAIT_HOSTS=",".join(targets))) if peer else None
+    if n == 0:
+        ours_cmd = ([ours, "-V"], base)
+        peer_cmd = ([peer], base) if peer else None
+    else:
+        ours_cmd = ([ours, "-t", "30s"] + targets, base)
+        peer_cmd = ([peer], dict(base, WAIT_HOSTS=",".join(targets))) if peer else None
     devnull = os.open(os.devnull, os.O_WRONLY)
     o, p = [], []
     try:

@@ -102,8 +102,8 @@ Written by \`make bench\` (bench/run.sh); do not edit by hand. Issue 5 defines t
 - Date: $started; the run took about $minutes min.
 - Machine: $(nproc) cores, $cpu_model, Linux $(uname -r).
 - Load average (1, 5, 15 min): $load_before before, $load_after after.
-- Command: \`make bench\`, that is \`make static\` then
-  \`SERVICE_PRECHECK_STATIC=$bin sh bench/run.sh\`.
+- Command: \`make bench\`, that is \`make static\` (both targets) then
+  \`SERVICE_PRECHECK_STATIC=$bin sh bench/run.sh\`$([ -z "${COMPOSE_WAIT:-}" ] || echo ", with COMPOSE_WAIT set (section 7)").
 - Versions: $("$bin" -V), wait-for-it $(dpkg-query -W -f '${Version}' wait-for-it 2>/dev/null || echo '?'),
   $(busybox 2>&1 | head -n 1 | cut -d' ' -f1-2), $(dnsmasq --version | head -n 1 | cut -d' ' -f1-3),
   $(hyperfine --version).
@@ -216,8 +216,8 @@ its first connect waits for the kernel's SYN retransmission (1 s). hyperfine, 3 
 ## 7. Against docker-compose-wait (bench/scale.sh, also in bench/SCALE.md)
 
 EOF
-    # SCALE.md without its title, its sections one level down.
-    sed '1d; s/^## /### /' "$here/SCALE.md"
+    # SCALE.md without its title and "written by" line, its sections one level down.
+    sed '1,4d; s/^## /### /' "$here/SCALE.md"
     cat <<EOF
 
 ## Targets (issue 5)

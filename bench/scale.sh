@@ -6,8 +6,9 @@
 #
 # COMPOSE_WAIT is the docker-compose-wait binary (a static musl build of the upstream `wait`);
 # unset, the peer is skipped, saying so, and only our figures are written. Scale: N TCP targets
-# on 127.0.0.1 that are already up (listeners), N = 1, 10, 100, 1000, SCALE_PAIRS paired runs
-# (default 21) alternating which tool goes first (bench/pairs.py). Loopback only; no root needed.
+# on 127.0.0.1 that are already up (listeners), N = 1, 10, 100, 1000 (and 0: start-up alone),
+# SCALE_PAIRS paired runs (default 21) alternating which tool goes first (bench/pairs.py).
+# Loopback only; no root needed.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,7 +39,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$(date +%s)
 
 # --- measure ----------------------------------------------------------------------------------
-for n in 1 10 100 1000; do
+for n in 0 1 10 100 1000; do
     echo "scale: $n targets, $pairs pairs" >&2
     # shellcheck disable=SC2086 # $peer is one path or nothing
     line=$("$py" "$here/pairs.py" "$n" "$pairs" "$bin" $peer) || fail "pairs.py failed at $n targets"
@@ -116,19 +117,22 @@ includes starting the process), median and p90. service-precheck runs as
 \`WAIT_HOSTS=127.0.0.1:P1,...\` (its default 30 s timeout); both with their default logging,
 stdout and stderr to /dev/null. A separate process accepts and closes the connections. Ratio:
 service-precheck's median over docker-compose-wait's (below 1.00× is faster); the median of the
-per-pair ratios is beside it.
+per-pair ratios is beside it. Row 0 is start-up and exit alone, the floor under the others:
+\`service-precheck -V\`, and docker-compose-wait without WAIT_HOSTS.
 
 | targets | service-precheck median (p90) | docker-compose-wait median (p90) | ratio of medians | median of pair ratios |
 |---|---|---|---|---|
 EOF
-    for n in 1 10 100 1000; do
+    for n in 0 1 10 100 1000; do
         eval "row=\$row_$n"
+        label=$n
+        [ "$n" != 0 ] || label="0 (start-up and exit)"
         if [ -n "$peer" ]; then
-            printf '| %s | %s (%s) | %s (%s) | %s× | %s× |\n' "$n" "$(field "$row" 1)" \
+            printf '| %s | %s (%s) | %s (%s) | %s× | %s× |\n' "$label" "$(field "$row" 1)" \
                 "$(field "$row" 2)" "$(field "$row" 3)" "$(field "$row" 4)" "$(field "$row" 5)" \
                 "$(field "$row" 6)"
         else
-            printf '| %s | %s (%s) | skipped | | |\n' "$n" "$(field "$row" 1)" "$(field "$row" 2)"
+            printf '| %s | %s (%s) | skipped | | |\n' "$label" "$(field "$row" 1)" "$(field "$row" 2)"
         fi
     done
 } >"$out"
