@@ -7,10 +7,11 @@ STATIC   = target/$(TARGET)/release/service-precheck
 X86_64   = $(CURDIR)/target/x86_64-unknown-linux-musl/release/service-precheck
 AARCH64  = $(CURDIR)/target/aarch64-unknown-linux-musl/release/service-precheck
 
-# Cross-linking for aarch64 needs no C toolchain: rust-lld ships with rustup.
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER ?= rust-lld
+# Both musl targets link with rust-lld, set in .cargo/config.toml (no C toolchain needed, static-pie
+# with RELR relocations). A CARGO_TARGET_<TRIPLE>_LINKER or RUSTFLAGS in the environment would
+# override it: tests/size.rs then fails on the size or the missing static-pie.
 
-.PHONY: help build static test lint clean demo image image-test bench
+.PHONY: help build static test lint clean demo image image-test bench bench-scale
 
 help:
 	@echo "make build       release build for this machine (glibc, dynamic)"
@@ -20,7 +21,9 @@ help:
 	@echo "make demo        the ZooKeeper story from the blog post, in a DNS lab (root)"
 	@echo "make image       container image service-precheck:$(VERSION) and :latest"
 	@echo "make image-test  build the image and test it with podman"
-	@echo "make bench       benchmarks against wait-for-it and the nslookup loop"
+	@echo "make bench       benchmarks against wait-for-it, the nslookup loop and, with"
+	@echo "                 COMPOSE_WAIT=PATH, docker-compose-wait (root; writes bench/RESULTS.md)"
+	@echo "make bench-scale size and scale against docker-compose-wait only (bench/SCALE.md)"
 	@echo "make clean       remove build outputs"
 
 build:
@@ -50,9 +53,18 @@ image: static
 image-test: image
 	IMAGE_TEST_NO_BUILD=1 sh tests/image/test.sh
 
+# COMPOSE_WAIT=PATH (docker-compose-wait's binary) adds it as a peer; unset, it is skipped.
 bench:
 	$(MAKE) static TARGET=x86_64-unknown-linux-musl
-	SERVICE_PRECHECK_STATIC='$(X86_64)' sh bench/run.sh
+	$(MAKE) static TARGET=aarch64-unknown-linux-musl
+	SERVICE_PRECHECK_STATIC='$(X86_64)' SERVICE_PRECHECK_AARCH64='$(AARCH64)' \
+	    COMPOSE_WAIT='$(COMPOSE_WAIT)' sh bench/run.sh
+
+bench-scale:
+	$(MAKE) static TARGET=x86_64-unknown-linux-musl
+	$(MAKE) static TARGET=aarch64-unknown-linux-musl
+	SERVICE_PRECHECK_STATIC='$(X86_64)' SERVICE_PRECHECK_AARCH64='$(AARCH64)' \
+	    COMPOSE_WAIT='$(COMPOSE_WAIT)' sh bench/scale.sh
 
 clean:
 	$(CARGO) clean

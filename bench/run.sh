@@ -1,7 +1,9 @@
 #!/bin/sh
 # bench/run.sh (`make bench`): service-precheck against the tools users would pick instead
 # (wait-for-it, the busybox nslookup loop), side by side in one run, as issue 5 asks. Scenarios
-# 2-6 run in namespaces of their own (bench/scenarios.sh); this writes bench/RESULTS.md.
+# 2-6 run in namespaces of their own (bench/scenarios.sh); 7, size and scale against
+# docker-compose-wait (issue 10), is bench/scale.sh, which needs COMPOSE_WAIT for the peer and
+# writes bench/SCALE.md; this writes bench/RESULTS.md.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -59,6 +61,10 @@ fi
 unshare --net --mount --pid --fork --kill-child --mount-proc \
     env BENCH_BIN="$bin" BENCH_PY="$py" BENCH_DIR="$here" BENCH_WORK="$work" BENCH_VALS="$vals" \
     sh "$here/scenarios.sh"
+
+# --- 7. Against docker-compose-wait: size and scale (loopback only, no namespace needed) -------
+echo "bench: 7: size and scale against docker-compose-wait" >&2
+sh "$here/scale.sh" >/dev/null
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 minutes=$((($(date +%s) - t0 + 59) / 60))
 # shellcheck disable=SC1090 # written by scenarios.sh
@@ -96,8 +102,8 @@ Written by \`make bench\` (bench/run.sh); do not edit by hand. Issue 5 defines t
 - Date: $started; the run took about $minutes min.
 - Machine: $(nproc) cores, $cpu_model, Linux $(uname -r).
 - Load average (1, 5, 15 min): $load_before before, $load_after after.
-- Command: \`make bench\`, that is \`make static\` then
-  \`SERVICE_PRECHECK_STATIC=$bin sh bench/run.sh\`.
+- Command: \`make bench\`, that is \`make static\` (both targets) then
+  \`SERVICE_PRECHECK_STATIC=$bin sh bench/run.sh\`$([ -z "${COMPOSE_WAIT:-}" ] || echo ", with COMPOSE_WAIT set (section 7)").
 - Versions: $("$bin" -V), wait-for-it $(dpkg-query -W -f '${Version}' wait-for-it 2>/dev/null || echo '?'),
   $(busybox 2>&1 | head -n 1 | cut -d' ' -f1-2), $(dnsmasq --version | head -n 1 | cut -d' ' -f1-3),
   $(hyperfine --version).
@@ -116,7 +122,7 @@ Written by \`make bench\` (bench/run.sh); do not edit by hand. Issue 5 defines t
 | the same, gzip -9 (as an image layer travels) | $size_gzip ($(kib "$size_gzip")) | |
 | image service-precheck:latest (podman image inspect) | $size_image | |
 | busybox-static ($busybox, $(busybox 2>&1 | head -n 1 | cut -d' ' -f2)) | $size_busybox ($(kib "$size_busybox")) | 1.0× |
-| floor: hello world, same profile and target (built by this run) | $size_hello | |
+| hello world, same profile, target and linker settings, no unwinder stubs (built by this run) | $size_hello | |
 
 ## 2. Immediate success, one target (hyperfine, 50 runs, median wall time)
 
@@ -206,6 +212,13 @@ its first connect waits for the kernel's SYN retransmission (1 s). hyperfine, 3 
 | service-precheck once per target, one after another | $s6_serial ms | $(ratio "$s6_parallel" "$s6_serial") |
 | wait-for-it once per target, one after another | $s6_wfi ms | $(ratio "$s6_parallel" "$s6_wfi") |
 | the nslookup loop | cannot: DNS only | |
+
+## 7. Against docker-compose-wait (bench/scale.sh, also in bench/SCALE.md)
+
+EOF
+    # SCALE.md without its title and "written by" line, its sections one level down.
+    sed '1,4d; s/^## /### /' "$here/SCALE.md"
+    cat <<EOF
 
 ## Targets (issue 5)
 

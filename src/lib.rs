@@ -11,5 +11,6 @@ pub mod panic;
 pub mod probe;
 pub mod quote;
 pub mod runner;
+pub mod selftest;
 pub mod signals;
 pub mod target;

@@ -22,8 +22,11 @@ static ALLOCATOR: alloc::ExitOnOom = alloc::ExitOnOom;
 /// How long the last log lines may take to reach stderr before the process exits anyway.
 const LAST_LINES: Duration = Duration::from_millis(20);
 
+mod unwind;
+
 fn main() {
     panic::exit_on_panic();
+    service_precheck::selftest::panic_if_asked();
     let code = run().code();
     logging::flush(LAST_LINES);
     // Probe threads may be stuck inside getaddrinfo, which cannot be cancelled. _exit ends the

@@ -11,7 +11,9 @@ use crate::output::write_fd;
 /// Installs the hook; call it first thing in main.
 pub fn exit_on_panic() {
     std::panic::set_hook(Box::new(|info| {
-        let text = format!("service-precheck: internal error: {info}\n");
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("<unnamed>");
+        let text = format!("service-precheck: internal error: thread '{name}' {info}\n");
         let _ = write_fd(libc::STDERR_FILENO, text.as_bytes());
         // SAFETY: _exit ends the process without running anything else.
         unsafe { libc::_exit(Exit::Internal.code()) }

@@ -1,6 +1,7 @@
 //! The cross-built aarch64 static binary, run under qemu-user on this x86_64 machine: it must
 //! really be an AArch64 executable, resolve `localhost` from /etc/hosts, connect to a loopback
-//! TCP port, keep the exit codes and exec the command after success.
+//! TCP port, keep the exit codes, exec the command after success, and abort on a panic with its
+//! message printed (its unwinder is the stubs of src/unwind.rs).
 //!
 //! The binary comes from $SERVICE_PRECHECK_AARCH64 (`make test` sets it). It runs through
 //! qemu-aarch64-static (Debian's qemu-user-static) or, without it, directly when binfmt_misc has
@@ -11,6 +12,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
 use std::net::TcpListener;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::thread;
@@ -72,9 +74,15 @@ fn find_in_path(name: &str) -> Option<PathBuf> {
 /// Runs the binary with `args`, killing it if it outlives `limit` (a generous bound: qemu-user
 /// starts in milliseconds, but CI machines can be slow).
 fn run(runner: &Runner, args: &[&str], limit: Duration) -> Output {
+    run_with_env(runner, args, &[], limit)
+}
+
+/// `run`, with `env` added to the child's environment.
+fn run_with_env(runner: &Runner, args: &[&str], env: &[(&str, &str)], limit: Duration) -> Output {
     let mut child = Command::new(&runner.program)
         .args(&runner.prefix)
         .args(args)
+        .envs(env.iter().copied())
         .env_remove("PRECHECK_TIMEOUT")
         .env_remove("PRECHECK_INTERVAL")
         .env_remove("PRECHECK_CONNECT_TIMEOUT")
@@ -226,4 +234,29 @@ fn execs_the_command_after_success() {
     );
     assert_eq!(out.status.code(), Some(7), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ran: a b\n");
+}
+
+#[test]
+fn panic_prints_its_message_and_exits_3() {
+    let Some(r) = runner("panic_prints_its_message_and_exits_3") else {
+        return;
+    };
+    // src/selftest.rs: a thread panics while the main thread blocks for good, so only the hook
+    // ends the process (exit 3, src/panic.rs). RUST_BACKTRACE=1 also runs the backtrace stub of src/unwind.rs.
+    let env = [
+        (service_precheck::selftest::PANIC_VAR, "1"),
+        ("RUST_BACKTRACE", "1"),
+    ];
+    let out = run_with_env(&r, &[], &env, LIMIT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "wanted exit 3 (internal error), got {:?}; stderr:\n{stderr}",
+        out.status
+    );
+    assert!(
+        stderr.contains("selftest: a panic in a thread"),
+        "the panic message is missing from stderr:\n{stderr}"
+    );
 }

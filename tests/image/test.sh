@@ -88,6 +88,10 @@ if [ -z "$label_problems" ]; then pass "OCI labels"; else fail "OCI labels missi
 files=$(files_of "$image")
 if [ "$files" = service-precheck ]; then pass "only /service-precheck in the image"; else fail "image files: $(echo "$files" | tr '\n' ' ')"; fi
 
+# The size budget of issue 10, as podman reports it (the binaries' own budget is tests/size.rs).
+size=$(inspect "$image" '{{.Size}}')
+if [ "$size" -le 310000 ]; then pass "image size $size <= 310000 bytes"; else fail "image size $size > 310000 bytes"; fi
+
 # --- running it -----------------------------------------------------------------------------
 run "$offline --entrypoint /bin/sh" -c true
 if [ "$rc" -ne 0 ]; then pass "no shell (exit $rc)"; else fail "--entrypoint /bin/sh ran"; fi
