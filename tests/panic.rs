@@ -10,7 +10,6 @@
 //! builds for this machine (real unwinder, same profile setting) is checked the same way.
 
 use std::io::Write;
-use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
