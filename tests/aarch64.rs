@@ -12,7 +12,6 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
 use std::net::TcpListener;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::thread;
