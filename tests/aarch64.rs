@@ -14,6 +14,7 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::Once;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -58,8 +59,12 @@ fn skip(test: &str, reason: &str) -> Option<Runner> {
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{test}: cannot run under CI=true: {reason}");
     }
-    // Straight to stderr, not eprintln!: libtest captures the macros, and a skip should show.
-    let _ = writeln!(std::io::stderr(), "skipping {test}: {reason}");
+    // One line for all the tests of this file: they are skipped for the one reason. Straight to
+    // stderr, not eprintln!: libtest captures the macros, and a skip should show.
+    static SAID: Once = Once::new();
+    SAID.call_once(|| {
+        let _ = writeln!(std::io::stderr(), "skipping the aarch64 tests: {reason}");
+    });
     None
 }
 

@@ -181,6 +181,11 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Prints a skip line where it shows: straight to stderr, as libtest captures eprintln!.
+fn say_skip(why: &str) {
+    let _ = writeln!(std::io::stderr(), "{why}");
+}
+
 /// Returns false (and says why) when a namespace test cannot run here; panics under CI.
 fn can_unshare(what: &str) -> bool {
     let mut probe = Command::new("unshare");
@@ -193,11 +198,14 @@ fn can_unshare(what: &str) -> bool {
     if ok {
         return true;
     }
-    let why = format!("skipping {what}: cannot create network and mount namespaces here");
+    let why = format!(
+        "skipping {what}: cannot create network and mount namespaces here \
+         (run as root or enable unprivileged user namespaces)"
+    );
     if in_ci() {
         panic!("{why}, and CI=true requires it");
     }
-    eprintln!("{why}");
+    say_skip(&why);
     false
 }
 
@@ -663,9 +671,9 @@ fn sigint_exits_130() {
 /// As PID 1 the kernel drops signals the process does not handle; the wait must still end.
 fn signal_ends_the_wait_as_pid_1(sig: i32) {
     if !is_root() {
-        let why = "skipping the PID 1 signal test: it needs root for a PID namespace";
+        let why = "skipping the PID 1 signal test: it needs root for a PID namespace (run as root)";
         assert!(!in_ci(), "{why}, and CI=true requires it");
-        eprintln!("{why}");
+        say_skip(why);
         return;
     }
     let target = format!("127.0.0.1:{}", closed_port());
@@ -716,9 +724,9 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
         c.output()
     };
     let Ok(o) = script(None) else {
-        let why = "skipping the colour test: script(1) is missing";
+        let why = "skipping the colour test: script(1) is missing (apt-get install bsdutils)";
         assert!(!in_ci(), "{why}, and CI=true requires it");
-        eprintln!("{why}");
+        say_skip(why);
         return;
     };
     let text = String::from_utf8_lossy(&o.stdout);

@@ -3,6 +3,9 @@
 //!
 //! It exists because no packaged server can be told "SERVFAIL only the AAAA of this name, now stop".
 //! Messages are parsed and built with hickory-proto; everything else is std.
+//!
+//! `make demo` uses this same file as its cluster DNS (`examples/demo/main.rs` includes it with
+//! `#[path]`), so the demo needs no DNS server installed and there is one implementation to keep.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};

@@ -28,6 +28,8 @@ use lab::Lab;
 use run::Run;
 
 const INNER: &str = "__inner";
+/// Why a scenario that needs dnsmasq is skipped (a failure under CI=true).
+const NO_DNSMASQ: &str = "dnsmasq is not installed (apt-get install dnsmasq-base)";
 
 /// One scenario: it runs inside its own namespaces and fails with a message.
 pub struct Scenario {
@@ -115,7 +117,7 @@ fn outer(filters: &[&str]) -> i32 {
             return 1;
         }
         Err(why) => {
-            println!("lab: skipped: {why}");
+            println!("lab: skipped all {} scenarios: {why}", chosen.len());
             println!("0 passed, 0 failed, {} skipped", chosen.len());
             return 0;
         }
@@ -123,7 +125,7 @@ fn outer(filters: &[&str]) -> i32 {
     let dnsmasq = find_program("dnsmasq");
     let work = env::temp_dir().join(format!("service-precheck-lab-{}", std::process::id()));
 
-    let outcomes: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
+    let outcomes: Mutex<Vec<(&str, Outcome)>> = Mutex::new(Vec::new());
     let measures: Mutex<BTreeMap<&str, Vec<String>>> = Mutex::new(BTreeMap::new());
     let next = AtomicUsize::new(0);
     let jobs = env::var("LAB_JOBS")
@@ -136,8 +138,7 @@ fn outer(filters: &[&str]) -> i32 {
                 while let Some(s) = chosen.get(next.fetch_add(1, Ordering::SeqCst)) {
                     let t = Instant::now();
                     let outcome = if s.needs_dnsmasq && dnsmasq.is_none() {
-                        let why = "dnsmasq is not installed (apt-get install dnsmasq-base)";
-                        Outcome::Skipped(why.into())
+                        Outcome::Skipped(NO_DNSMASQ.into())
                     } else {
                         let (outcome, lines) =
                             run_one(s.name, &unshare, &bin, dnsmasq.as_deref(), &work);
@@ -147,7 +148,7 @@ fn outer(filters: &[&str]) -> i32 {
                     };
                     report(s.name, &outcome, t.elapsed(), ci);
                     let mut o = outcomes.lock().unwrap_or_else(|e| e.into_inner());
-                    o.push(outcome);
+                    o.push((s.name, outcome));
                 }
             });
         }
@@ -164,18 +165,29 @@ fn outer(filters: &[&str]) -> i32 {
         }
     }
     let outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    for outcome in &outcomes {
+    let (mut passed, mut failed, mut skipped) = (0, 0, Vec::new());
+    for (name, outcome) in &outcomes {
         match outcome {
             Outcome::Passed => passed += 1,
-            Outcome::Skipped(_) if !ci => skipped += 1,
+            Outcome::Skipped(_) if !ci => skipped.push(*name),
             _ => failed += 1,
         }
     }
+    if !skipped.is_empty() {
+        // One line for all of them: they are skipped for the one reason.
+        println!(
+            "lab: skipped {} scenarios ({}): {NO_DNSMASQ}",
+            skipped.len(),
+            skipped.join(", ")
+        );
+    }
     let took = started.elapsed().as_secs_f64();
     println!("\nlab: {} scenarios in {took:.1} s", outcomes.len());
-    if skipped > 0 {
-        println!("{passed} passed, {failed} failed, {skipped} skipped");
+    if !skipped.is_empty() {
+        println!(
+            "{passed} passed, {failed} failed, {} skipped",
+            skipped.len()
+        );
     } else {
         println!("{passed} passed, {failed} failed");
     }
@@ -189,7 +201,8 @@ fn report(name: &str, outcome: &Outcome, took: Duration, ci: bool) {
         Outcome::Skipped(why) if ci => {
             println!("lab: FAILED  {name}: skipped under CI=true: {why}")
         }
-        Outcome::Skipped(why) => println!("lab: skipped {name}: {why}"),
+        // Printed once for all of them at the end.
+        Outcome::Skipped(_) => {}
         Outcome::Failed(out) => {
             println!("lab: FAILED  {name} ({secs:.1} s)");
             for line in out.lines() {
@@ -279,11 +292,14 @@ fn unshare_prefix() -> Result<Vec<String>, String> {
     match probe {
         Ok(out) if out.status.success() => Ok(prefix),
         Ok(out) => Err(format!(
-            "cannot make namespaces ({}): {}",
+            "cannot make namespaces ({}): {} (run as root or enable unprivileged user \
+             namespaces; needs unshare and ip: apt-get install util-linux iproute2)",
             prefix.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
         )),
-        Err(e) => Err(format!("cannot run unshare: {e}")),
+        Err(e) => Err(format!(
+            "cannot run unshare: {e} (apt-get install util-linux)"
+        )),
     }
 }
 
