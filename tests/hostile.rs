@@ -412,7 +412,7 @@ fn min_over_tcp_never_reconnects_to_an_accepting_address() {
             let b = TcpListener::bind("127.0.0.2:4000").expect("bind b");
             let hosts = "127.0.0.1 svc.test\n127.0.0.2 svc.test\n127.0.0.3 svc.test\n";
             let args = ["tcp://svc.test:4000?min=3", "-i", "10ms", "-t", "1s"].map(String::from);
-            let o = output(with_hosts("min", hosts, "true", &args), PATIENCE);
+            let o = output(with_hosts("min", hosts, false, "true", &args), PATIENCE);
             let log = text(&o.stderr);
             assert_code(&o, 1);
             assert!(log.contains("only 2 of 3 addresses accept"), "{log}");
@@ -483,7 +483,7 @@ fn emfile_in_getaddrinfo_is_not_an_internal_error() {
         let mut args: Vec<String> = ["-t", "3s", "-i", "100ms"].map(String::from).to_vec();
         args.extend((1..=3000).map(|i| format!("h{i}.test")));
         let o = output(
-            with_hosts("emfile", &hosts, "ulimit -n 1024", &args),
+            with_hosts("emfile", &hosts, true, "ulimit -n 1024", &args),
             PATIENCE,
         );
         let log = text(&o.stderr);
@@ -498,6 +498,11 @@ fn emfile_in_getaddrinfo_is_not_an_internal_error() {
             "{}",
             tail(&log, 3000)
         );
+        if !is_static() {
+            // glibc reports a lack of descriptors as EAI_AGAIN; the case is musl's.
+            eprintln!("not the static musl binary: only checked that it never exits 3");
+            return;
+        }
         // Otherwise the descriptors never ran out and the run proves nothing.
         assert!(
             [

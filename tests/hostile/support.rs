@@ -25,6 +25,25 @@ pub fn bin() -> PathBuf {
     }
 }
 
+/// Whether the binary under test is statically linked (no ELF interpreter): the musl build,
+/// whose resolver some tests are about.
+pub fn is_static() -> bool {
+    let elf = std::fs::read(bin()).expect("read the binary");
+    let u16_at = |at: usize| u16::from_le_bytes([elf[at], elf[at + 1]]) as usize;
+    let mut phoff = [0; 8];
+    phoff.copy_from_slice(&elf[0x20..0x28]);
+    let (phoff, size, count) = (
+        u64::from_le_bytes(phoff) as usize,
+        u16_at(0x36),
+        u16_at(0x38),
+    );
+    const PT_INTERP: u32 = 3;
+    !(0..count).any(|i| {
+        let at = phoff + i * size;
+        u32::from_le_bytes([elf[at], elf[at + 1], elf[at + 2], elf[at + 3]]) == PT_INTERP
+    })
+}
+
 /// The tests here start thousands of threads and measure time: one at a time, so that they
 /// neither starve each other of the two CPUs nor share a pid or descriptor budget.
 pub fn serial() -> MutexGuard<'static, ()> {
@@ -290,8 +309,10 @@ pub fn netns_sysctl(path: &str, value: &str) {
 }
 
 /// Inside `in_netns`: the binary under `unshare --mount` with our own /etc/hosts (`hosts`
-/// after the localhost lines), resolv.conf and nsswitch.conf, after the shell lines `pre`.
-pub fn with_hosts(name: &str, hosts: &str, pre: &str, args: &[String]) -> Command {
+/// after the localhost lines), resolv.conf (nameserver 127.0.0.1, in the namespace) and
+/// nsswitch.conf (`hosts: files`, or `files dns` with `dns`: glibc builds then ask the
+/// nameserver as musl always does), after the shell lines `pre`.
+pub fn with_hosts(name: &str, hosts: &str, dns: bool, pre: &str, args: &[String]) -> Command {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("hostile-{name}"));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let files = [
@@ -303,7 +324,15 @@ pub fn with_hosts(name: &str, hosts: &str, pre: &str, args: &[String]) -> Comman
             "resolv.conf",
             "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n".into(),
         ),
-        ("nsswitch.conf", "hosts: files\n".into()),
+        (
+            "nsswitch.conf",
+            if dns {
+                "hosts: files dns\n"
+            } else {
+                "hosts: files\n"
+            }
+            .into(),
+        ),
     ];
     let mut script = String::from("set -e; ");
     for (file, text) in &files {
