@@ -1,0 +1,752 @@
+//! Seeded fuzz test of the argument, environment and target grammar, on stable Rust.
+//!
+//! A few thousand generated inputs (mutated real-looking targets, options with odd durations,
+//! short-option clusters, PRECHECK_* variables) go through `cli::parse_args`. Nothing may panic;
+//! every usage error quotes (with `quote::quoted`) one of the strings the user gave, and holds
+//! no raw control or bidi character; a parsed config keeps the grammar's promises. Then the
+//! binary runs on a few hundred of the rejected inputs: exit 2, nothing raw on stderr. The
+//! binary only ever sees inputs the parser rejects, so nothing is resolved or connected to.
+//!
+//! FUZZ_SEED and FUZZ_CASES override the fixed seed and the number of cases; a failure names
+//! the seed and the case.
+
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use service_precheck::cli::{self, Action};
+use service_precheck::quote::quoted;
+use service_precheck::target::Host;
+
+const SEED: u64 = 0x5eed_0008_2026;
+const CASES: usize = 4000;
+/// How many rejected inputs are also run through the binary.
+const BINARY_RUNS: usize = 300;
+
+/// splitmix64: tiny, fast, good enough to explore a grammar, and the same everywhere.
+/// `wild` scales every mutation's chance: a mild case (0) is made of well-formed pieces.
+struct Rng {
+    state: u64,
+    wild: u64,
+}
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng {
+            state: seed,
+            wild: 100,
+        }
+    }
+
+    fn next(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    /// A mutation's chance, scaled by how wild this case is.
+    fn spice(&mut self, percent: u64) -> bool {
+        let p = percent * self.wild / 100;
+        self.chance(p)
+    }
+}
+
+const TARGETS: &[&str] = &[
+    "db",
+    "localhost",
+    "mysql-0.mysql.ns.svc.cluster.local",
+    "db.example.com.",
+    "_srv._tcp.x",
+    "dns://zk-headless.ns",
+    "dns://zk-headless.ns?min=3",
+    "DNS://Upper.Case",
+    "db:5432",
+    "tcp://db.ns:5432",
+    "tcp://zk-headless.ns:2181?min=2",
+    "tcp://[::1]:1",
+    "[::1]:5432",
+    "[fe80::1%eth0]:80",
+    "127.0.0.1:65535",
+    "10.0.0.5:5432",
+    "127.0.0.1",
+    "::1",
+    "::1:5432",
+    "2001:db8::5:5432",
+    "dns://::1",
+    "dns://10.0.0.5",
+    "::ffff:127.0.0.1",
+    "http://db:80",
+    "file:///etc/hosts",
+    "unix:///run/db.sock",
+    "db:5432#status=200",
+    "db?min=1&min=2",
+    "db?max=3",
+    "db?min=",
+    "db?min=48",
+    "db?min=49",
+    "db?min=18446744073709551616",
+    "db:99999",
+    "db:0",
+    "db:+80",
+    "db:",
+    ":80",
+    "[db]:80",
+    "[::1]",
+    "a..b",
+    "-a.b",
+    "",
+    "dns://",
+    "tcp://",
+    "ünïcödé.example",
+    "xn--bcher-kva.example",
+];
+
+const GOOD_TARGETS: &[&str] = &[
+    "db",
+    "db:5432",
+    "dns://zk.ns?min=3",
+    "tcp://zk.ns:2181?min=2",
+    "[::1]:5432",
+    "127.0.0.1:80",
+    "localhost",
+];
+
+const DURATIONS: &[&str] = &[
+    "1s",
+    "500ms",
+    "0",
+    "0s",
+    "10ms",
+    "9ms",
+    "1ns",
+    "1h 30m",
+    "5m",
+    "-1s",
+    "",
+    " ",
+    "1e3s",
+    "soon",
+    "18446744073709551615s",
+    "18446744073709551615s 1000000000ns",
+    "18446744073709551616s",
+    "18446744073709551615ns",
+    "500000000000y",
+    "584542046090years",
+    "99999999999999999999h",
+    "1000000000ns",
+    "1s 1s 1s",
+    "\u{221e}",
+];
+
+const OPTIONS: &[&str] = &[
+    "-t",
+    "--timeout",
+    "-i",
+    "--interval",
+    "--connect-timeout",
+    "--min-ready",
+];
+
+const FLAGS: &[&str] = &[
+    "--any",
+    "-4",
+    "-6",
+    "-q",
+    "-v",
+    "-vv",
+    "-qv",
+    "-4v-4v",
+    "-version",
+    "--verbose",
+    "--quiet",
+    "--bogus",
+    "-x",
+    "-",
+    "--",
+    "-tv",
+    "-vt",
+    "--any=1",
+    "--timeout=",
+    "-h",
+    "--help",
+    "-V",
+];
+
+/// Characters that turn a harmless string into a hostile one.
+const SPICE: &[char] = &[
+    ':',
+    '[',
+    ']',
+    '?',
+    '=',
+    '&',
+    '#',
+    '/',
+    '%',
+    '@',
+    '.',
+    '-',
+    '_',
+    ' ',
+    ',',
+    '\'',
+    '"',
+    '\\',
+    '0',
+    '9',
+    'a',
+    'Z',
+    '\u{0}',
+    '\u{7}',
+    '\t',
+    '\n',
+    '\r',
+    '\u{1b}',
+    '\u{7f}',
+    '\u{85}',
+    '\u{9b}',
+    '\u{200b}',
+    '\u{200e}',
+    '\u{202a}',
+    '\u{202e}',
+    '\u{2066}',
+    '\u{2069}',
+    '\u{feff}',
+    '\u{e9}',
+    '\u{301}',
+    '\u{1f642}',
+    '\u{fffd}',
+];
+
+const NUMBERS: &[&str] = &[
+    "0",
+    "1",
+    "3",
+    "48",
+    "49",
+    "65535",
+    "65536",
+    "4294967296",
+    "18446744073709551615",
+    "18446744073709551616",
+    "99999999999999999999999999",
+    "-1",
+    "+1",
+    "1_000",
+    "0x10",
+    "\u{661}",
+];
+
+fn mutate(rng: &mut Rng, s: &str) -> String {
+    let mut chars: Vec<char> = s.chars().collect();
+    for _ in 0..rng.below(4) {
+        match rng.below(7) {
+            0 => {
+                let at = rng.below(chars.len() + 1);
+                chars.insert(at, *rng.pick(SPICE));
+            }
+            1 if !chars.is_empty() => {
+                let at = rng.below(chars.len());
+                chars.remove(at);
+            }
+            2 if !chars.is_empty() => {
+                let at = rng.below(chars.len());
+                chars[at] = *rng.pick(SPICE);
+            }
+            3 => {
+                // Replace the first run of digits with an odd number, or append one.
+                let n: Vec<char> = rng.pick(NUMBERS).chars().collect();
+                match chars.iter().position(|c| c.is_ascii_digit()) {
+                    Some(start) => {
+                        let end = chars[start..]
+                            .iter()
+                            .position(|c| !c.is_ascii_digit())
+                            .map_or(chars.len(), |e| start + e);
+                        chars.splice(start..end, n);
+                    }
+                    None => chars.extend(n),
+                }
+            }
+            4 => {
+                let suffix = match rng.below(4) {
+                    0 => format!("?min={}", rng.pick(NUMBERS)),
+                    1 => "#status=200".to_string(),
+                    2 => format!(":{}", rng.pick(NUMBERS)),
+                    _ => format!("&min={}", rng.pick(NUMBERS)),
+                };
+                chars.extend(suffix.chars());
+            }
+            5 => {
+                let scheme = rng.pick(&[
+                    "dns://", "tcp://", "http://", "file://", "unix://", "DNS://", "://",
+                ]);
+                chars.splice(0..0, scheme.chars());
+            }
+            _ if chars.len() > 1 => {
+                // Duplicate a slice: doubled colons, brackets, schemes.
+                let a = rng.below(chars.len());
+                let b = a + rng.below(chars.len() - a);
+                let slice: Vec<char> = chars[a..=b.min(chars.len() - 1)].to_vec();
+                let at = rng.below(chars.len() + 1);
+                chars.splice(at..at, slice);
+            }
+            _ => chars.push(*rng.pick(SPICE)),
+        }
+    }
+    chars.into_iter().collect()
+}
+
+fn mutated(rng: &mut Rng, items: &[&str]) -> String {
+    let base = *rng.pick(items);
+    mutate(rng, base)
+}
+
+fn target(rng: &mut Rng) -> String {
+    let base = if rng.spice(100) {
+        rng.pick(TARGETS).to_string()
+    } else {
+        rng.pick(GOOD_TARGETS).to_string()
+    };
+    if rng.spice(50) {
+        mutate(rng, &base)
+    } else {
+        base
+    }
+}
+
+fn duration(rng: &mut Rng) -> String {
+    let base = if rng.spice(100) {
+        rng.pick(DURATIONS).to_string()
+    } else {
+        rng.pick(&["1s", "250ms", "0", "1h 30m", "10ms"])
+            .to_string()
+    };
+    if rng.spice(30) {
+        mutate(rng, &base)
+    } else {
+        base
+    }
+}
+
+/// Now and then a value that is not UTF-8.
+fn maybe_binary(rng: &mut Rng, s: String) -> OsString {
+    if rng.spice(3) {
+        let mut bytes = s.into_bytes();
+        let at = rng.below(bytes.len() + 1);
+        bytes.insert(at, 0xff);
+        OsString::from_vec(bytes)
+    } else {
+        OsString::from(s)
+    }
+}
+
+struct Case {
+    args: Vec<OsString>,
+    env: Vec<(&'static str, OsString)>,
+}
+
+fn case(rng: &mut Rng) -> Case {
+    rng.wild = if rng.chance(35) { 0 } else { 100 };
+    let mut args = Vec::new();
+    for _ in 0..rng.below(7) {
+        match rng.below(10) {
+            0..=3 => {
+                let t = target(rng);
+                args.push(maybe_binary(rng, t))
+            }
+            4..=6 => {
+                let opt = *rng.pick(OPTIONS);
+                let value = if opt == "--min-ready" {
+                    if rng.wild == 0 {
+                        "1".to_string()
+                    } else if rng.chance(50) {
+                        rng.pick(NUMBERS).to_string()
+                    } else {
+                        mutated(rng, NUMBERS)
+                    }
+                } else {
+                    duration(rng)
+                };
+                match rng.below(4) {
+                    0 => args.push(maybe_binary(rng, format!("{opt}={value}"))),
+                    1 if !opt.starts_with("--") => {
+                        args.push(maybe_binary(rng, format!("{opt}{value}")))
+                    }
+                    2 => args.push(OsString::from(opt)), // a missing value, or the next arg
+                    _ => {
+                        args.push(OsString::from(opt));
+                        args.push(maybe_binary(rng, value));
+                    }
+                }
+            }
+            7 | 8 if rng.spice(100) => args.push(OsString::from(*rng.pick(FLAGS))),
+            7 | 8 => args.push(OsString::from(
+                *rng.pick(&["--any", "-4", "-6", "-q", "-v"]),
+            )),
+            _ if rng.wild == 0 => args.push(OsString::from(*rng.pick(&["db", "db:5432"]))),
+            _ => {
+                let flag = mutated(rng, FLAGS);
+                args.push(maybe_binary(rng, flag))
+            }
+        }
+    }
+    if rng.chance(10) {
+        args.push("--".into());
+        if rng.chance(80) {
+            args.push("true".into());
+        }
+    }
+    let mut env = Vec::new();
+    let mut set = |name: &'static str, value: String, rng: &mut Rng| {
+        env.push((name, maybe_binary(rng, value)));
+    };
+    if rng.chance(20) {
+        let n = rng.below(4);
+        let sep = *rng.pick(&[",", " ", ", ", "\n", ",,", "\t"]);
+        let list: Vec<String> = (0..n).map(|_| target(rng)).collect();
+        set("PRECHECK_TARGETS", list.join(sep), rng);
+    }
+    for var in [
+        "PRECHECK_TIMEOUT",
+        "PRECHECK_INTERVAL",
+        "PRECHECK_CONNECT_TIMEOUT",
+    ] {
+        if rng.chance(15) {
+            let d = duration(rng);
+            set(var, d, rng);
+        }
+    }
+    if rng.spice(10) {
+        let n = mutated(rng, NUMBERS);
+        set("PRECHECK_MIN_READY", n, rng);
+    }
+    if rng.spice(10) {
+        let filter = mutated(rng, &["info", "debug", "off", "info,x=y", "=", ""]);
+        set("PRECHECK_LOG", filter, rng);
+    }
+    Case { args, env }
+}
+
+/// Characters a message must never hold raw (spec: C0, DEL, C1, Unicode bidi and format
+/// characters). The reference that `quote::quoted` is checked against.
+fn must_escape(c: char) -> bool {
+    matches!(c,
+        '\u{0}'..='\u{1f}'
+        | '\u{7f}'..='\u{9f}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{202a}'..='\u{202e}'
+        | '\u{2060}'..='\u{2069}'
+        | '\u{feff}')
+}
+
+/// Inverts a Rust-style escaped, single-quoted string: `'...'` with `\\`, `\'`, `\"`, `\n`,
+/// `\r`, `\t`, `\0` and `\u{HEX}`. None if `q` is not such a string.
+fn unquote(q: &str) -> Option<String> {
+    let inner = q.strip_prefix('\'')?.strip_suffix('\'')?;
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => return None, // an unescaped quote inside
+            '\\' => match chars.next()? {
+                '\\' => out.push('\\'),
+                '\'' => out.push('\''),
+                '"' => out.push('"'),
+                'n' => out.push('\n'),
+                'r' => out.push('\r'),
+                't' => out.push('\t'),
+                '0' => out.push('\0'),
+                'u' => {
+                    if chars.next()? != '{' {
+                        return None;
+                    }
+                    let hex: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+                _ => return None,
+            },
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// quoted() against the reference: nothing raw, reversible, and plain text stays plain.
+fn check_quoted(s: &str) -> Result<(), String> {
+    let q = quoted(s).to_string();
+    if let Some(c) = q.chars().find(|&c| must_escape(c)) {
+        return Err(format!("quoted({s:?}) = {q:?} holds a raw {c:?}"));
+    }
+    if unquote(&q).as_deref() != Some(s) {
+        return Err(format!(
+            "quoted({s:?}) = {q:?} does not read back as the input"
+        ));
+    }
+    // Printable ASCII other than the two escape characters passes through as it is.
+    let plain = s
+        .chars()
+        .all(|c| c == ' ' || (c.is_ascii_graphic() && c != '\\' && c != '\''));
+    if plain && q != format!("'{s}'") {
+        return Err(format!("quoted({s:?}) = {q:?}, expected '{s}'"));
+    }
+    Ok(())
+}
+
+/// The strings of a case a usage error may quote: each argument and variable value, the
+/// parts of `--opt=value`, every tail of a short-option cluster (`-vt5x` gives `5x`), and each
+/// word of PRECHECK_TARGETS. Non-UTF-8 input is seen as the lossy text.
+fn quotable(case: &Case) -> Vec<String> {
+    let mut out = Vec::new();
+    for arg in &case.args {
+        let a = arg.to_string_lossy().into_owned();
+        if let Some((opt, value)) = a.split_once('=') {
+            out.push(opt.to_string());
+            out.push(value.to_string());
+        }
+        if a.starts_with('-') && !a.starts_with("--") {
+            out.extend(a.char_indices().skip(1).map(|(i, _)| a[i..].to_string()));
+        }
+        out.push(a);
+    }
+    for (name, value) in &case.env {
+        let v = value.to_string_lossy().into_owned();
+        if *name == "PRECHECK_TARGETS" {
+            out.extend(
+                v.split(|c: char| c == ',' || c.is_whitespace())
+                    .filter(|w| !w.is_empty())
+                    .map(String::from),
+            );
+        }
+        out.push(v);
+    }
+    out
+}
+
+/// Errors that are about the absence or combination of inputs, not about one string.
+fn quotes_nothing_by_design(message: &str) -> bool {
+    message.starts_with("no targets") || message.contains("cannot be used together")
+}
+
+fn show(case: &Case) -> String {
+    format!("args {:?} env {:?}", case.args, case.env)
+}
+
+/// What a parsed config must never hold.
+fn check_config(config: &cli::Config) -> Result<(), String> {
+    let now = Instant::now();
+    if config.targets.is_empty() || !(1..=config.targets.len()).contains(&config.min_ready) {
+        return Err(format!(
+            "min_ready {} of {} targets",
+            config.min_ready,
+            config.targets.len()
+        ));
+    }
+    for t in &config.targets {
+        if t.port.is_none() && matches!(t.host, Host::Ip(_)) {
+            return Err(format!(
+                "bare IP literal {:?} accepted as a DNS target",
+                t.spelling
+            ));
+        }
+    }
+    if config.interval < cli::MIN_INTERVAL {
+        return Err(format!("interval {:?}", config.interval));
+    }
+    let durations = [
+        Some(config.interval),
+        Some(config.connect_timeout),
+        config.timeout,
+    ];
+    if durations
+        .iter()
+        .flatten()
+        .any(|d| now.checked_add(*d).is_none())
+    {
+        return Err(format!("a duration beyond the clock: {durations:?}"));
+    }
+    Ok(())
+}
+
+/// Runs the binary; a usage error ends it at once, so after 10 s it is killed and reported.
+fn run_bounded(mut c: Command) -> std::process::Output {
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the binary");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stderr, &mut buf);
+        buf
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            break child.wait().expect("wait after kill");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    std::process::Output {
+        status,
+        stdout: Vec::new(),
+        stderr: reader.join().expect("stderr reader"),
+    }
+}
+
+/// The case being checked, for the panic hook: a panic must name its input.
+static CURRENT: Mutex<String> = Mutex::new(String::new());
+static LAST_PANIC: Mutex<String> = Mutex::new(String::new());
+
+#[test]
+fn the_grammar_never_panics_and_every_error_quotes_its_input() {
+    let seed = std::env::var("FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(SEED);
+    let cases = std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(CASES);
+    let hook = panic::take_hook();
+    let shown = std::sync::atomic::AtomicUsize::new(0);
+    panic::set_hook(Box::new(move |info| {
+        let current = CURRENT.lock().map(|c| c.clone()).unwrap_or_default();
+        // Straight to stderr, past the harness's capture, in case the panic aborts; the
+        // failure list below has them all.
+        if shown.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 3 {
+            let _ = writeln!(std::io::stderr(), "fuzz seed {seed}, {current}: {info}");
+        }
+        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = info.to_string();
+        if current.is_empty() {
+            hook(info);
+        }
+    }));
+
+    let mut rng = Rng::new(seed);
+    let all: Vec<Case> = (0..cases).map(|_| case(&mut rng)).collect();
+    let mut failures = Vec::new();
+    let mut rejected = Vec::new();
+    let (mut ok, mut errors) = (0, 0);
+    for (n, case) in all.iter().enumerate() {
+        *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = format!("case {n}: {}", show(case));
+        let env: Vec<(&str, OsString)> = case.env.clone();
+        let lookup = move |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            cli::parse_args(case.args.clone(), &lookup)
+        }));
+        let problem = match result {
+            Err(_) => {
+                rejected.push(n);
+                Some(format!(
+                    "panicked: {}",
+                    LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner())
+                ))
+            }
+            Ok(Ok(Action::Run(config))) => {
+                ok += 1;
+                check_config(&config).err()
+            }
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => {
+                errors += 1;
+                let message = e.to_string();
+                let candidates = quotable(case);
+                let raw = message.chars().find(|&c| must_escape(c));
+                let quotes = candidates
+                    .iter()
+                    .any(|c| message.contains(&quoted(c).to_string()));
+                rejected.push(n);
+                if let Some(c) = raw {
+                    Some(format!("raw {c:?} in {message:?}"))
+                } else if !quotes && !quotes_nothing_by_design(&message) {
+                    Some(format!("{message:?} quotes none of the input"))
+                } else {
+                    None
+                }
+            }
+        };
+        if let Some(p) = problem {
+            failures.push(format!("case {n}: {p}\n    {}", show(case)));
+        }
+        for s in quotable(case) {
+            if let Err(e) = check_quoted(&s) {
+                failures.push(format!("case {n}: {e}"));
+            }
+        }
+    }
+    CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    eprintln!("fuzz seed {seed}: {cases} cases, {ok} configs, {errors} usage errors");
+    assert!(
+        ok > cases / 20 && errors > cases / 4,
+        "the generator lost its balance: {ok} ok, {errors} errors"
+    );
+    // The binary on rejected inputs: the same parser decides, so it must end with 2 at once.
+    let bin = match std::env::var_os("SERVICE_PRECHECK_STATIC") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_service-precheck")),
+    };
+    let step = (rejected.len() / BINARY_RUNS).max(1);
+    let mut binary_failures = Vec::new();
+    for &n in rejected.iter().step_by(step).take(BINARY_RUNS) {
+        let case = &all[n];
+        // argv and the environment cannot hold NUL bytes.
+        let has_nul = |s: &OsStr| s.as_bytes().contains(&0);
+        if case.args.iter().any(|a| has_nul(a)) || case.env.iter().any(|(_, v)| has_nul(v)) {
+            continue;
+        }
+        let mut c = Command::new(&bin);
+        c.args(&case.args).env_clear();
+        for (k, v) in &case.env {
+            c.env(k, v);
+        }
+        let o = run_bounded(c);
+        let err = String::from_utf8_lossy(&o.stderr);
+        let raw = err
+            .split('\n')
+            .flat_map(|l| l.chars())
+            .find(|&c| must_escape(c));
+        if o.status.code() != Some(2) || raw.is_some() {
+            binary_failures.push(format!(
+                "case {n}: {:?}, raw {raw:?}, stderr {err:?}\n    {}",
+                o.status,
+                show(case)
+            ));
+        }
+    }
+    let first = |list: &[String]| list.iter().take(12).cloned().collect::<Vec<_>>().join("\n");
+    assert!(
+        failures.is_empty() && binary_failures.is_empty(),
+        "fuzz seed {seed} (FUZZ_SEED={seed} to repeat): {} failures in the parser, first ones:\n{}\n\
+         {} failures of the binary {}, first ones:\n{}",
+        failures.len(),
+        first(&failures),
+        binary_failures.len(),
+        bin.display(),
+        first(&binary_failures),
+    );
+}
