@@ -58,6 +58,11 @@ pub struct UsageError(Kind);
 #[derive(Debug)]
 enum Kind {
     Lexopt(lexopt::Error),
+    /// A short option without its value, with the whole argument the user typed.
+    MissingValue {
+        option: String,
+        arg: String,
+    },
     /// An unknown short option inside a cluster, with the whole argument the user typed.
     UnknownShort {
         option: char,
@@ -84,6 +89,15 @@ impl fmt::Display for UsageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Kind::Lexopt(e) => write_lexopt(f, e),
+            Kind::MissingValue { option, arg } if option == arg => {
+                write!(f, "missing value for option {}", quoted(option))
+            }
+            Kind::MissingValue { option, arg } => write!(
+                f,
+                "missing value for option {} in {}",
+                quoted(option),
+                quoted(arg)
+            ),
             Kind::UnknownShort { option, arg } => write!(
                 f,
                 "invalid option {} in {}",
@@ -276,6 +290,16 @@ fn cluster_of(option: char, args: &[OsString]) -> String {
 
 fn lexopt_error(e: lexopt::Error, args: &[OsString]) -> UsageError {
     match e {
+        // A short option missing its value at the end of a cluster (`-vt`): quote the cluster.
+        lexopt::Error::MissingValue { option: Some(o) }
+            if o.chars().count() == 2 && !o.starts_with("--") =>
+        {
+            let option = o.chars().nth(1).unwrap_or('-');
+            UsageError(Kind::MissingValue {
+                arg: cluster_of(option, args),
+                option: o,
+            })
+        }
         // An unexpected short option: quote the whole cluster it came in.
         lexopt::Error::UnexpectedOption(o) if o.chars().count() == 2 && !o.starts_with("--") => {
             // count() == 2 and a leading '-', so there is a second char.
@@ -832,7 +856,8 @@ mod tests {
             ),
             (&["--frobnicate", "a"], &[], "--frobnicate"),
             (&["-x", "a"], &[], "-x"),
-            (&["-t"], &[], "-t"),
+            (&["-t"], &[], "missing value for option '-t'"),
+            (&["a", "-vt"], &[], "missing value for option '-t' in '-vt'"),
         ];
         for (args, env, want) in cases {
             let got = usage(args, env);
