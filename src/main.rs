@@ -22,6 +22,7 @@ static ALLOCATOR: alloc::ExitOnOom = alloc::ExitOnOom;
 /// How long the last log lines may take to reach stderr before the process exits anyway.
 const LAST_LINES: Duration = Duration::from_millis(20);
 
+mod thread_name;
 mod unwind;
 
 fn main() {

@@ -195,11 +195,12 @@ impl Probe {
                     let (accepted, failed) = tcp::connect_all(&new, port, self.connect_timeout);
                     self.accepted.extend(&accepted);
                     failure = failure.or(failed);
-                    let mut ok: Vec<SocketAddr> = (known.iter())
-                        .map(|ip| SocketAddr::new(*ip, port))
-                        .chain(accepted)
-                        .collect();
+                    // One port: sorting the addresses sorts the socket addresses.
+                    let mut ok: Vec<IpAddr> = known;
+                    ok.extend(accepted.iter().map(SocketAddr::ip));
                     ok.sort_unstable();
+                    let ok: Vec<SocketAddr> =
+                        ok.into_iter().map(|ip| SocketAddr::new(ip, port)).collect();
                     if ok.len() >= target.min {
                         return Outcome::Ready(strings(&ok));
                     }
