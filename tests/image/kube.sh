@@ -14,6 +14,12 @@ set -u
 # shellcheck source=tests/image/scenario.sh
 . "$(dirname "$0")/scenario.sh"
 
+# podman 4.3 builds the pause image of a pod's infra container from catatonit.
+if ! command -v catatonit >/dev/null 2>&1 && [ ! -x /usr/libexec/podman/catatonit ] && [ ! -x /usr/lib/podman/catatonit ]; then
+    echo "catatonit is needed for the pods' infra containers (apt-get install catatonit)" >&2
+    exit 77
+fi
+
 # A Python with PyYAML: python3's own, else the one podman-compose runs on (PyYAML is its
 # dependency).
 python=

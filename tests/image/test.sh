@@ -276,9 +276,11 @@ fi
 # on stderr when something it needs is missing.
 for scenario in network compose kube; do
     echo "# $scenario"
+    started=$(date +%s)
     { sh "$root/tests/image/netns.sh" sh "$root/tests/image/$scenario.sh" 2>"$tmp/err"; echo $? >"$tmp/rc"; } |
         tee "$tmp/out"
     rc=$(cat "$tmp/rc")
+    echo "# $scenario took $(($(date +%s) - started)) s"
     passed=$((passed + $(grep -c '^ok - ' "$tmp/out")))
     failed=$((failed + $(grep -c '^FAIL - ' "$tmp/out")))
     if [ "$rc" -eq 77 ]; then
