@@ -31,7 +31,7 @@ podman run -d --name "$target" --network "$net" "$busybox" sleep 600 >/dev/null
 answered=
 end=$((started + 20000))
 while [ "$(now_ms)" -lt "$end" ]; do
-    if /bin/busybox nslookup "$target" "$gateway" >/dev/null 2>&1; then
+    if /bin/busybox nslookup -type=a "$target" "$gateway" >/dev/null 2>&1; then
         answered=$(now_ms)
         break
     fi
