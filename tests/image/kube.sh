@@ -50,13 +50,16 @@ trap 'cleanup; podman rmi -f "$app_image" >/dev/null 2>&1' EXIT
 # after each that the app has not started. A STEP is "ALIAS PORT TEXT": a container answering
 # to the name ALIAS, listening on PORT ("-": no port), after which the initContainer logs TEXT
 # (any words; none on the last step, after which the app must start).
+played=
 play() {
     manifest=$root/examples/kubernetes/$1
     shift
     n=$(basename "$manifest" .yaml)
     pod=$prefix-$n
     net=$prefix-$n
-    if ! "$python" "$root/tests/image/kube-pod.py" "$manifest" "$pod" "$app_image" "$tmp/$n.yaml" >"$tmp/$n.names"; then
+    played="$played $n"
+    # shellcheck disable=SC2086 # the interpreter may be "/usr/bin/env python3"
+    if ! $python "$root/tests/image/kube-pod.py" "$manifest" "$pod" "$app_image" "$tmp/$n.yaml" >"$tmp/$n.names"; then
         fail "$n: could not turn the manifest into a Pod"
         return
     fi
@@ -125,5 +128,13 @@ play zookeeper-quorum.yaml \
 play zookeeper-init-job.yaml \
     "zookeeper-headless.shop 2181 only 1 of 2 addresses" \
     "zookeeper-headless.shop 2181"
+
+# A manifest added to the examples must get its scenario here too.
+for manifest in "$root"/examples/kubernetes/*.yaml; do
+    case " $played " in
+        *" $(basename "$manifest" .yaml) "*) ;;
+        *) fail "$(basename "$manifest") is not played by tests/image/kube.sh" ;;
+    esac
+done
 
 finish
