@@ -43,6 +43,7 @@ default_ulimits = []
 [engine]
 runtime = "runc"
 cgroup_manager = "cgroupfs"
+events_logger = "file"
 
 [network]
 network_backend = "netavark"
@@ -64,6 +65,23 @@ mount --bind "$dir/resolv.conf" /etc/resolv.conf
 mount --bind "$dir/hosts" /etc/hosts
 export CONTAINERS_CONF="$dir/containers.conf"
 
+# stop_helpers: end the upstream DNS server and, if a test left a container behind (netavark ends
+# aardvark-dns when the last container leaves its networks), this namespace's aardvark-dns,
+# whose pid file is in the tmpfs above.
+dns_pid=
+stop_helpers() {
+    [ -z "$dns_pid" ] || kill "$dns_pid" 2>/dev/null || true
+    pidfile=/run/containers/networks/aardvark-dns/aardvark.pid
+    pid=$(cat "$pidfile" 2>/dev/null) || return 0
+    if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = aardvark-dns ]; then
+        kill "$pid" 2>/dev/null || true
+    fi
+}
+trap stop_helpers EXIT
+# On a signal, the command (which cleans up after itself) finishes first, then this shell exits.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 python3 "$here/upstream-dns.py" "$upstream" 50 >"$dir/upstream.out" 2>&1 &
 dns_pid=$!
 tries=0
@@ -79,12 +97,4 @@ done
 
 status=0
 "$@" || status=$?
-
-kill "$dns_pid" 2>/dev/null || true
-# netavark ends aardvark-dns when the last container leaves its networks; if a test left one
-# behind, end the aardvark-dns of this namespace (its pid file is in the tmpfs above).
-pidfile=/run/containers/networks/aardvark-dns/aardvark.pid
-if [ -s "$pidfile" ]; then
-    kill "$(cat "$pidfile")" 2>/dev/null || true
-fi
 exit "$status"
