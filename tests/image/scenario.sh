@@ -24,12 +24,6 @@ fail() {
     done
     return 0
 }
-# check TEXT CONDITION...: pass TEXT if the command CONDITION succeeds, else fail it.
-check() {
-    text=$1
-    shift
-    if "$@"; then pass "$text"; else fail "$text"; fi
-}
 # finish: the scenario's summary line and exit status.
 finish() {
     echo "$(basename "$0" .sh): $passed passed, $failed failed"
