@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use lexopt::prelude::*;
 
 use crate::exit;
+use crate::logging::Format;
 use crate::quote::quoted;
 use crate::target::{MAX_MIN, Target, TargetError};
 
@@ -36,6 +37,7 @@ pub struct Config {
     pub family: Family,
     /// An env_logger filter, already checked.
     pub log_filter: String,
+    pub log_format: Format,
     /// The command to exec after success, byte-exact; empty for none.
     pub command: Vec<OsString>,
 }
@@ -212,6 +214,7 @@ struct Flags {
     v6: bool,
     /// -v minus -q, when either was given.
     verbosity: Option<i32>,
+    log_format: Option<Format>,
     targets: Vec<Target>,
 }
 
@@ -246,6 +249,10 @@ fn read_flags(args: Vec<OsString>) -> Result<Read, UsageError> {
             }
             Long("min-ready") => f.min_ready = Some(value(&mut parser, &args, "--min-ready")?),
             Long("any") => f.any = true,
+            Long("log-format") => {
+                let v = value(&mut parser, &args, "--log-format")?;
+                f.log_format = Some(parse_log_format("--log-format", &v)?)
+            }
             Short('4') => f.v4 = true,
             Short('6') => f.v6 = true,
             Short('q') | Long("quiet") => *f.verbosity.get_or_insert(0) -= 1,
@@ -374,6 +381,13 @@ fn configure(
             None => "info".to_string(),
         },
     };
+    let log_format = match f.log_format {
+        Some(format) => format,
+        None => match env_utf8(env, "PRECHECK_LOG_FORMAT")? {
+            Some(v) => parse_log_format("PRECHECK_LOG_FORMAT", &v)?,
+            None => Format::Text,
+        },
+    };
     let family = match (f.v4, f.v6) {
         (true, _) => Family::V4,
         (_, true) => Family::V6,
@@ -390,6 +404,7 @@ fn configure(
         min_ready,
         family,
         log_filter,
+        log_format,
         command,
     })
 }
@@ -484,6 +499,14 @@ fn parse_min_ready(source: &'static str, value: &str, targets: usize) -> Result<
     }
 }
 
+fn parse_log_format(source: &'static str, value: &str) -> Result<Format, UsageError> {
+    match value.trim() {
+        "text" => Ok(Format::Text),
+        "json" => Ok(Format::Json),
+        _ => Err(bad(source, value, "expected text or json")),
+    }
+}
+
 fn parse_log_filter(value: &str) -> Result<String, UsageError> {
     env_filter::Builder::new()
         .try_parse(value)
@@ -542,6 +565,9 @@ OPTIONS:                                    (environment variable; default)
   -4, -6                      only IPv4 / only IPv6 addresses count (both)
   -q, -v                      quieter / more detail, repeatable; they win over
                               PRECHECK_LOG, an env_logger filter (info)
+      --log-format FORMAT     text, or json: one JSON object per line with ts,
+                              elapsed, level, event, target, reason, addresses,
+                              canonical and msg (PRECHECK_LOG_FORMAT; text)
   -h, --help                  print this help
   -V, --version               print the version
 
@@ -606,6 +632,7 @@ mod tests {
         assert_eq!(c.min_ready, 1);
         assert_eq!(c.family, Family::Both);
         assert_eq!(c.log_filter, "info");
+        assert_eq!(c.log_format, Format::Text);
         assert!(c.command.is_empty());
         assert_eq!(config(&["a", "b:1", "c"], &[]).min_ready, 3);
     }
@@ -641,6 +668,12 @@ mod tests {
         assert_eq!(config(&["-qqqqq", "a"], &[]).log_filter, "off");
         assert_eq!(config(&["-qv", "a"], &[]).log_filter, "info");
         assert_eq!(config(&["-t", "0", "a"], &[]).timeout, None);
+        let json = config(&["--log-format", "json", "a"], &[]).log_format;
+        assert_eq!(json, Format::Json);
+        let env = [("PRECHECK_LOG_FORMAT", "json")];
+        assert_eq!(config(&["a"], &env).log_format, Format::Json);
+        let flag_wins = config(&["--log-format=text", "a"], &env).log_format;
+        assert_eq!(flag_wins, Format::Text);
     }
 
     #[test]
@@ -721,6 +754,8 @@ mod tests {
             "PRECHECK_MIN_READY",
             "--any",
             "PRECHECK_LOG",
+            "--log-format",
+            "PRECHECK_LOG_FORMAT",
             "PRECHECK_TARGETS",
             "NO_COLOR",
             "143 for SIGTERM",
@@ -855,6 +890,16 @@ mod tests {
                 "it is an IPv4 address, which -6 excludes",
             ),
             (&["--frobnicate", "a"], &[], "--frobnicate"),
+            (
+                &["--log-format", "yaml", "a"],
+                &[],
+                "invalid value 'yaml' for --log-format: expected text or json",
+            ),
+            (
+                &["a"],
+                &[("PRECHECK_LOG_FORMAT", "JSON ")],
+                "invalid value 'JSON ' for PRECHECK_LOG_FORMAT",
+            ),
             (&["-x", "a"], &[], "-x"),
             (&["-t"], &[], "missing value for option '-t'"),
             (&["a", "-vt"], &[], "missing value for option '-t' in '-vt'"),
