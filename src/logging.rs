@@ -173,6 +173,8 @@ struct State {
     lines: VecDeque<Vec<u8>>,
     dropped: u64,
     writing: bool,
+    /// The writer waits for lines.
+    idle: bool,
 }
 
 impl Queue {
@@ -190,6 +192,7 @@ fn spawn_writer() -> io::Result<()> {
             lines: VecDeque::new(),
             dropped: 0,
             writing: false,
+            idle: false,
         }),
         queued: Condvar::new(),
         drained: Condvar::new(),
@@ -203,19 +206,27 @@ fn spawn_writer() -> io::Result<()> {
 /// The writer thread: takes a line, writes it with the lock released, says what was dropped.
 fn write_lines(q: &Queue) {
     let mut stderr = io::stderr();
+    let mut batch: Vec<u8> = Vec::new();
     let mut state = q.lock();
     loop {
-        let Some(line) = state.lines.pop_front() else {
+        if state.lines.is_empty() {
+            state.idle = true;
             state = match q.queued.wait(state) {
                 Ok(state) => state,
                 Err(poisoned) => poisoned.into_inner(),
             };
+            state.idle = false;
             continue;
-        };
+        }
+        // Everything queued goes out in one write: a thousand ready targets are one syscall.
+        batch.clear();
+        for line in state.lines.drain(..) {
+            batch.extend_from_slice(&line);
+        }
         state.writing = true;
         drop(state);
-        // A failed write (stderr closed) is not worth stopping for: the line is lost.
-        let _ = stderr.write_all(&line);
+        // A failed write (stderr closed) is not worth stopping for: the lines are lost.
+        let _ = stderr.write_all(&batch);
         state = q.lock();
         if state.dropped > 0 {
             let dropped = std::mem::take(&mut state.dropped);
@@ -258,7 +269,10 @@ fn enqueue(line: Vec<u8>) {
         let mut state = q.lock();
         if state.lines.len() < QUEUE_LINES {
             state.lines.push_back(line);
-            q.queued.notify_one();
+            // Wake the writer only when it sleeps: a futex call per line adds up.
+            if state.idle {
+                q.queued.notify_one();
+            }
         } else {
             state.dropped += 1;
         }

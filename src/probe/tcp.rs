@@ -97,7 +97,6 @@ pub fn connect_many(
     addrs: &[SocketAddr],
     budget: Duration,
 ) -> Vec<Option<Result<(), ConnectError>>> {
-    let until = std::time::Instant::now() + budget;
     let mut results: Vec<Option<Result<(), ConnectError>>> = vec![None; addrs.len()];
     // The sockets still connecting, with the index of their address.
     let mut pending: Vec<(usize, Socket)> = Vec::new();
@@ -110,11 +109,13 @@ pub fn connect_many(
             Err(e) => results[i] = Some(Err(connect_error(&e, budget))),
         }
     }
-    while !pending.is_empty() {
+    // The budget is for the answers: it starts once every connect is on its way, and a last
+    // look (a poll that does not wait) takes what came in meanwhile.
+    let until = std::time::Instant::now() + budget;
+    let mut last_look = false;
+    while !pending.is_empty() && !last_look {
         let left = until.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            break;
-        }
+        last_look = left.is_zero();
         let mut fds: Vec<libc::pollfd> = (pending.iter())
             .map(|(_, s)| libc::pollfd {
                 fd: s.0,
@@ -122,7 +123,8 @@ pub fn connect_many(
                 revents: 0,
             })
             .collect();
-        let ms = left.as_millis().clamp(1, 1000) as libc::c_int;
+        // At most a second a call; 0 for the last look.
+        let ms = left.as_millis().min(1000) as libc::c_int;
         // SAFETY: `fds` is a valid array of pollfd of the given length.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
         if n < 0 {
