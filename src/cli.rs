@@ -470,9 +470,9 @@ fn parse_log_filter(value: &str) -> Result<String, UsageError> {
 /// An IP literal of the other family can never be ready under -4 or -6.
 fn check_family(target: &Target, family: Family) -> Result<(), UsageError> {
     use crate::target::Host;
-    let (flag, wrong) = match (family, &target.host) {
-        (Family::V4, Host::Ip(ip)) if ip.is_ipv6() => ("-4", "an IPv6"),
-        (Family::V6, Host::Ip(ip)) if ip.is_ipv4() => ("-6", "an IPv4"),
+    let (flag, wrong) = match (family, target.host()) {
+        (Family::V4, Some(Host::Ip(ip))) if ip.is_ipv6() => ("-4", "an IPv6"),
+        (Family::V6, Some(Host::Ip(ip))) if ip.is_ipv4() => ("-6", "an IPv4"),
         _ => return Ok(()),
     };
     Err(bad(
