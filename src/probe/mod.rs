@@ -18,7 +18,7 @@ use std::thread;
 use std::time::Duration;
 
 use crate::cli::Family;
-use crate::target::{Host, Kind, Target};
+use crate::target::{Host, Http, Kind, Target};
 use dns::Lookup;
 pub use file::FileError;
 pub use http::{HttpError, MAX_HEAD};
@@ -220,6 +220,10 @@ impl Probe {
     /// `min` counts the addresses of one family: in a dual-stack cluster every pod of a headless
     /// service has an A and an AAAA record, and two pods must not pass for `min=3`.
     fn each_family(&mut self, host: &Host) -> Outcome {
+        let min = match &self.target.kind {
+            Kind::Dns { min, .. } | Kind::Tcp { min, .. } => *min,
+            _ => 1,
+        };
         let families: &[(Family, i32)] = match self.family {
             Family::V4 => &[(Family::V4, libc::AF_INET)],
             Family::V6 => &[(Family::V6, libc::AF_INET6)],
@@ -229,8 +233,8 @@ impl Probe {
         let mut best_resolved: Vec<IpAddr> = Vec::new();
         let mut best_accepted: Vec<SocketAddr> = Vec::new();
         let mut resolved_any = false;
-        let mut failure: Option<(SocketAddr, ConnectError)> = None;
-        let mut http_failure: Option<(SocketAddr, HttpError)> = None;
+        // The first failure of an address (TCP: always a connect error).
+        let mut failure: Option<(SocketAddr, HttpError)> = None;
         let mut worst: Option<Lookup> = None;
         for &(fam, af) in families {
             let mut found = match host {
@@ -268,11 +272,12 @@ impl Probe {
             resolved_any = true;
             let timeout = self.connect_timeout;
             match &self.target.kind {
-                Kind::Dns { min, .. } if found.len() >= *min => {
+                Kind::Dns { .. } if found.len() >= min => {
                     return Outcome::Ready(strings(&found));
                 }
                 Kind::Dns { .. } if found.len() > best_resolved.len() => best_resolved = found,
-                Kind::Tcp { port, min, .. } => {
+                Kind::Dns { .. } | Kind::File(_) | Kind::Unix(_) => {}
+                Kind::Tcp { port, .. } | Kind::Http(Http { port, .. }) => {
                     let port = *port;
                     let (known, new): (Vec<IpAddr>, Vec<IpAddr>) = found
                         .iter()
@@ -281,49 +286,39 @@ impl Probe {
                         .into_iter()
                         .map(|ip| SocketAddr::new(ip, port))
                         .collect();
-                    let results = each_address(&new, &|addr| tcp::connect(addr, timeout));
+                    let kind = &self.target.kind;
+                    // One result type for both kinds keeps one copy of the threading code.
+                    let results = each_address(&new, &|addr| match kind {
+                        Kind::Http(http) => http::get(addr, http, timeout),
+                        _ => (tcp::connect(addr, timeout).map(|()| 0)).map_err(HttpError::Connect),
+                    });
                     let mut ok: Vec<SocketAddr> =
                         known.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
+                    let mut status = 0;
                     for (addr, result) in new.into_iter().zip(results) {
                         match result {
-                            Ok(()) => {
+                            Ok(code) => {
                                 self.accepted.insert(addr);
                                 ok.push(addr);
+                                status = code;
                             }
                             Err(e) => failure = failure.or(Some((addr, e))),
                         }
                     }
                     ok.sort_unstable();
-                    if ok.len() >= *min {
-                        return Outcome::Ready(strings(&ok));
+                    if ok.len() >= min {
+                        return Outcome::Ready(match kind {
+                            Kind::Http(_) => vec![format!("HTTP {status} from {}", ok[0])],
+                            _ => strings(&ok),
+                        });
                     }
                     if ok.len() > best_accepted.len() {
                         best_accepted = ok;
                     }
                 }
-                Kind::Http(http) => {
-                    let addrs: Vec<SocketAddr> = found
-                        .iter()
-                        .map(|ip| SocketAddr::new(*ip, http.port))
-                        .collect();
-                    let results = each_address(&addrs, &|addr| http::get(addr, http, timeout));
-                    for (addr, result) in addrs.into_iter().zip(results) {
-                        match result {
-                            Ok(code) => {
-                                return Outcome::Ready(vec![format!("HTTP {code} from {addr}")]);
-                            }
-                            Err(e) => http_failure = http_failure.or(Some((addr, e))),
-                        }
-                    }
-                }
-                Kind::Dns { .. } | Kind::File(_) | Kind::Unix(_) => {}
             }
         }
-        let min = match &self.target.kind {
-            Kind::Dns { min, .. } | Kind::Tcp { min, .. } => *min,
-            _ => 1,
-        };
-        Outcome::NotReady(match (&self.target.kind, failure, http_failure) {
+        Outcome::NotReady(match (&self.target.kind, failure) {
             _ if !resolved_any => match worst {
                 Some(Lookup::Again) => Reason::ServerFailure,
                 Some(Lookup::Fail) => Reason::LookupFailed,
@@ -336,12 +331,17 @@ impl Probe {
                     Reason::NoAddress(self.family)
                 }
             },
-            (Kind::Http(_), _, Some((addr, e))) => Reason::Http(addr, e),
-            (Kind::Tcp { .. }, Some((addr, e)), _) if min == 1 => Reason::Connect(addr, e),
-            (Kind::Tcp { .. }, failure, _) => Reason::TooFewAccept {
+            (Kind::Http(_), Some((addr, e))) => Reason::Http(addr, e),
+            (Kind::Tcp { .. }, Some((addr, HttpError::Connect(e)))) if min == 1 => {
+                Reason::Connect(addr, e)
+            }
+            (Kind::Tcp { .. }, failure) => Reason::TooFewAccept {
                 have: best_accepted.len(),
                 want: min,
-                failure,
+                failure: failure.and_then(|(addr, e)| match e {
+                    HttpError::Connect(e) => Some((addr, e)),
+                    _ => None,
+                }),
             },
             _ => Reason::TooFew {
                 have: best_resolved,

@@ -56,8 +56,8 @@ pub fn connect(path: &str, timeout: Duration) -> Result<(), UnixError> {
     // SAFETY: `fd` is a new descriptor that nothing else owns.
     let socket = unsafe { OwnedFd::from_raw_fd(fd) };
     let tv = libc::timeval {
-        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
-        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+        tv_sec: timeout.as_secs().min(i32::MAX as u64) as _,
+        tv_usec: timeout.subsec_micros() as _,
     };
     // SAFETY: `tv` is a valid timeval of the given size for SO_SNDTIMEO.
     let rc = unsafe {
