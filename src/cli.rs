@@ -486,9 +486,10 @@ pub fn help() -> String {
     format!(
         "\
 service-precheck {version}
-Wait until the services a process depends on resolve in DNS or accept TCP
-connections, then exit 0 or exec COMMAND. Made for Kubernetes initContainers:
-a headless service's DNS name for a pod exists only while the pod is ready.
+Wait until the services a process depends on resolve in DNS, accept TCP
+connections or answer HTTP, then exit 0 or exec COMMAND. Made for Kubernetes
+initContainers: a headless service's DNS name for a pod exists only while the
+pod is ready.
 
 USAGE:
   service-precheck [OPTIONS] TARGET... [-- COMMAND [ARG...]]
@@ -501,8 +502,18 @@ TARGETS:
                             address of HOST
   ...?min=N                 DNS: at least N distinct addresses; TCP: at least N
                             distinct addresses accept a connection (1 to {max_min})
+  http://HOST[:PORT][/PATH[?QUERY]]
+                            ready when a GET answers 200-399 (redirects are not
+                            followed); only status and headers are read, within
+                            the connect timeout again
+  http://...#status=CODES   other success statuses: 200, 200-299, 200,204
+                            (the # part is not sent). https:// is refused: no
+                            TLS; check tcp://HOST:443 or a plain-HTTP port
+  file:///ABS/PATH          ready when the path exists (symlinks followed)
+  unix:///ABS/PATH          ready when a stream socket there accepts
   A bare IP address (10.0.0.5, ::1, ::1:5432) is refused: it checks nothing.
-  Write a port check as IPV4:PORT or [IPV6]:PORT. Quote targets with ? in shells.
+  Write a port check as IPV4:PORT or [IPV6]:PORT. Quote targets with ?, # or &
+  in shells.
 
 OPTIONS:                                    (environment variable; default)
   -t, --timeout DURATION      one deadline for everything; 0 means none
@@ -510,8 +521,8 @@ OPTIONS:                                    (environment variable; default)
   -i, --interval DURATION     pause between attempts of one target, >= 10ms
                               (PRECHECK_INTERVAL; 1s)
       --connect-timeout DURATION
-                              bound on one TCP connect attempt
-                              (PRECHECK_CONNECT_TIMEOUT; 1s)
+                              bound on one TCP or unix connect attempt, and
+                              on an HTTP answer (PRECHECK_CONNECT_TIMEOUT; 1s)
       --min-ready N           succeed once N targets are ready, 1 to the number
                               of targets (PRECHECK_MIN_READY; all targets)
       --any                   same as --min-ready 1
