@@ -561,7 +561,13 @@ fn check_config(config: &cli::Config) -> Result<(), String> {
         ));
     }
     for t in &config.targets {
-        if matches!(t.kind, Kind::Dns { host: Host::Ip(_), .. }) {
+        if matches!(
+            t.kind,
+            Kind::Dns {
+                host: Host::Ip(_),
+                ..
+            }
+        ) {
             return Err(format!(
                 "bare IP literal {:?} accepted as a DNS target",
                 t.spelling
