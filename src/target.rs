@@ -444,8 +444,10 @@ fn parse_http(rest: &str) -> Result<Kind, TargetErrorKind> {
 
 /// `200`, `200-299`, `200,204`, `200-299,304`: codes from 100 to 599.
 fn parse_statuses(value: &str) -> Result<Statuses, TargetErrorKind> {
-    let code = |s: &str| match s.parse::<u16>() {
-        Ok(n) if (100..=599).contains(&n) && s.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+    let code = |s: &str| match s.as_bytes() {
+        &[a @ b'1'..=b'5', b, c] if b.is_ascii_digit() && c.is_ascii_digit() => {
+            Ok(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
+        }
         _ => Err(TargetErrorKind::BadStatus(s.to_string())),
     };
     let mut ranges = Vec::new();

@@ -208,8 +208,7 @@ impl Probe {
                 Ok(()) => Outcome::Ready(vec!["accepts connections".into()]),
                 Err(e) => Outcome::NotReady(Reason::Unix(e)),
             },
-            Kind::Dns { host, .. } | Kind::Tcp { host, .. } => self.each_family(&host.clone()),
-            Kind::Http(http) => self.each_family(&http.host.clone()),
+            Kind::Dns { .. } | Kind::Tcp { .. } | Kind::Http(_) => self.each_family(),
         }
     }
 
@@ -219,7 +218,12 @@ impl Probe {
     ///
     /// `min` counts the addresses of one family: in a dual-stack cluster every pod of a headless
     /// service has an A and an AAAA record, and two pods must not pass for `min=3`.
-    fn each_family(&mut self, host: &Host) -> Outcome {
+    fn each_family(&mut self) -> Outcome {
+        let host = match &self.target.kind {
+            Kind::Dns { host, .. } | Kind::Tcp { host, .. } | Kind::Http(Http { host, .. }) => host,
+            // attempt() handles the kinds without a host.
+            Kind::File(_) | Kind::Unix(_) => return Outcome::NotReady(Reason::NoAnswerYet),
+        };
         let min = match &self.target.kind {
             Kind::Dns { min, .. } | Kind::Tcp { min, .. } => *min,
             _ => 1,
