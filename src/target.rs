@@ -54,10 +54,10 @@ pub enum Kind {
 pub struct Http {
     pub host: Host,
     pub port: u16,
-    /// The request target: path and query exactly as written, `/` when there is no path.
-    pub path: String,
-    /// The Host header: HOST as written, with `:PORT` unless the port is 80.
-    pub authority: String,
+    /// The request, built once: `GET` with the path and query exactly as written (`/` when
+    /// there is no path), the Host header (HOST as written, with `:PORT` unless the port is 80),
+    /// User-Agent, Accept and `Connection: close`.
+    pub request: String,
     pub statuses: Statuses,
 }
 
@@ -412,15 +412,13 @@ fn parse_http(rest: &str) -> Result<Kind, TargetErrorKind> {
             return Err(TargetErrorKind::MinOnHttp);
         }
     }
-    let path = match path.strip_prefix('?') {
-        Some(_) => format!("/{path}"),
-        None if path.is_empty() => "/".to_string(),
-        None => path.to_string(),
-    };
-    let authority = match port {
-        80 => host_text.to_string(),
-        port => format!("{host_text}:{port}"),
-    };
+    let slash = if path.starts_with('/') { "" } else { "/" };
+    let host_header = if port == 80 { host_text } else { authority };
+    let request = format!(
+        "GET {slash}{path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: service-precheck/{}\r\n\
+         Accept: */*\r\nConnection: close\r\n\r\n",
+        env!("CARGO_PKG_VERSION")
+    );
     let mut statuses = None;
     for pair in options.into_iter().flat_map(|o| o.split('&')) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -436,8 +434,7 @@ fn parse_http(rest: &str) -> Result<Kind, TargetErrorKind> {
     Ok(Kind::Http(Http {
         host,
         port,
-        path,
-        authority,
+        request,
         statuses: statuses.unwrap_or_else(Statuses::default_set),
     }))
 }
@@ -697,36 +694,55 @@ mod tests {
         assert_eq!(dns(&format!("{ok}.")).0, name(&format!("{ok}.")));
     }
 
+    /// The request line and the Host header of an http:// target.
+    fn request(s: &str) -> (String, String) {
+        let h = http(s);
+        let lines: Vec<&str> = h.request.split("\r\n").collect();
+        let tail = format!(
+            "User-Agent: service-precheck/{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert!(h.request.ends_with(&tail), "{:?}", h.request);
+        (lines[0].to_string(), lines[1].to_string())
+    }
+
     #[test]
     fn http_targets() {
         let h = http("http://keycloak:8080/health/ready");
         assert_eq!((h.host, h.port), (name("keycloak"), 8080));
-        assert_eq!(h.path, "/health/ready");
-        assert_eq!(h.authority, "keycloak:8080");
         assert_eq!(h.statuses, Statuses::default_set());
-        let h = http("HTTP://Es:80");
+        let get =
+            |line: &str, host: &str| (format!("GET {line} HTTP/1.1"), format!("Host: {host}"));
         assert_eq!(
-            (h.port, h.path.as_str(), h.authority.as_str()),
-            (80, "/", "Es")
+            request("http://keycloak:8080/health/ready"),
+            get("/health/ready", "keycloak:8080")
         );
-        let h = http("http://es:9200/_cluster/health?wait_for_status=yellow&timeout=1s#status=200");
-        assert_eq!(h.path, "/_cluster/health?wait_for_status=yellow&timeout=1s");
-        assert_eq!(h.statuses.to_string(), "200");
-        assert!(h.statuses.given);
+        assert_eq!(http("HTTP://Es:80").port, 80);
+        assert_eq!(request("HTTP://Es:80"), get("/", "Es"));
+        let t = "http://es:9200/_cluster/health?wait_for_status=yellow&timeout=1s#status=200";
+        assert_eq!(
+            request(t),
+            get(
+                "/_cluster/health?wait_for_status=yellow&timeout=1s",
+                "es:9200"
+            )
+        );
+        assert_eq!(http(t).statuses.to_string(), "200");
+        assert!(http(t).statuses.given);
         // The query reaches the server byte for byte: no decoding, no normalising.
-        let h = http("http://x?a=%2F..%20&b=c/d");
-        assert_eq!(h.path, "/?a=%2F..%20&b=c/d");
-        assert_eq!(http("http://x/?min=2&max=3").path, "/?min=2&max=3");
-        let h = http("http://[::1]:8080/");
-        assert_eq!(h.host, Host::Ip("::1".parse().unwrap()));
-        assert_eq!((h.port, h.authority.as_str()), (8080, "[::1]:8080"));
-        let h = http("http://[fd00::1]/x");
-        assert_eq!((h.port, h.authority.as_str()), (80, "[fd00::1]"));
-        let h = http("http://127.0.0.1:80/x");
         assert_eq!(
-            (h.host, h.authority.as_str()),
-            (Host::Ip("127.0.0.1".parse().unwrap()), "127.0.0.1")
+            request("http://x?a=%2F..%20&b=c/d"),
+            get("/?a=%2F..%20&b=c/d", "x")
         );
+        assert_eq!(request("http://x/?min=2&max=3"), get("/?min=2&max=3", "x"));
+        let h = http("http://[::1]:8080/");
+        assert_eq!((h.host, h.port), (Host::Ip("::1".parse().unwrap()), 8080));
+        assert_eq!(request("http://[::1]:8080/"), get("/", "[::1]:8080"));
+        assert_eq!(http("http://[fd00::1]/x").port, 80);
+        assert_eq!(request("http://[fd00::1]/x"), get("/x", "[fd00::1]"));
+        let h = http("http://127.0.0.1:80/x");
+        assert_eq!(h.host, Host::Ip("127.0.0.1".parse().unwrap()));
+        assert_eq!(request("http://127.0.0.1:80/x"), get("/x", "127.0.0.1"));
     }
 
     #[test]

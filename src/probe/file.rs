@@ -13,8 +13,8 @@ pub enum FileError {
     Missing,
     /// ENOTDIR: a component of the path is a file, not a directory.
     NotADirectory,
-    /// Anything else: EACCES, ELOOP, EIO, ...
-    Other(String),
+    /// Anything else, as an errno: EACCES, ELOOP, EIO, ...
+    Other(i32),
 }
 
 impl fmt::Display for FileError {
@@ -27,7 +27,11 @@ impl fmt::Display for FileError {
                     "no such file: a component of the path is not a directory"
                 )
             }
-            FileError::Other(text) => write!(f, "cannot check the path: {text}"),
+            FileError::Other(errno) => write!(
+                f,
+                "cannot check the path: {}",
+                io::Error::from_raw_os_error(*errno)
+            ),
         }
     }
 }
@@ -47,7 +51,7 @@ fn error(e: &io::Error) -> FileError {
     match e.raw_os_error() {
         Some(libc::ENOENT) => FileError::Missing,
         Some(libc::ENOTDIR) => FileError::NotADirectory,
-        _ => FileError::Other(e.to_string()),
+        n => FileError::Other(n.unwrap_or(0)),
     }
 }
 

@@ -38,26 +38,20 @@ pub enum HttpError {
     TooLong,
     /// The server closed the connection before the head was complete.
     Closed,
-    Io(String),
+    /// Reading or writing failed: the errno.
+    Io(i32),
 }
 
 /// One GET of `http` at `addr`; the status when it is one of `http.statuses`.
 pub fn get(addr: SocketAddr, http: &Http, timeout: Duration) -> Result<u16, HttpError> {
     let mut stream = tcp::open(addr, timeout).map_err(HttpError::Connect)?;
     let until = Instant::now() + timeout;
-    let request = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: service-precheck/{}\r\n\
-         Accept: */*\r\nConnection: close\r\n\r\n",
-        http.path,
-        http.authority,
-        env!("CARGO_PKG_VERSION")
-    );
     let failed = |e: io::Error| match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => HttpError::NoResponse(timeout),
-        _ => HttpError::Io(e.to_string()),
+        _ => HttpError::Io(e.raw_os_error().unwrap_or(0)),
     };
     (stream.set_write_timeout(Some(timeout))).map_err(failed)?;
-    stream.write_all(request.as_bytes()).map_err(failed)?;
+    stream.write_all(http.request.as_bytes()).map_err(failed)?;
     let mut head = vec![0u8; MAX_HEAD];
     let mut len = 0;
     let (code, phrase) = loop {

@@ -146,7 +146,11 @@ fn write_http(f: &mut fmt::Formatter<'_>, addr: SocketAddr, e: &HttpError) -> fm
         HttpError::NotHttp => write!(f, "not an HTTP response"),
         HttpError::TooLong => write!(f, "HTTP headers longer than {} KiB", MAX_HEAD / 1024),
         HttpError::Closed => write!(f, "connection closed before a complete HTTP response"),
-        HttpError::Io(text) => write!(f, "HTTP exchange failed: {text}"),
+        HttpError::Io(errno) => write!(
+            f,
+            "HTTP exchange failed: {}",
+            std::io::Error::from_raw_os_error(*errno)
+        ),
     }?;
     write!(f, " ({addr})")
 }

@@ -18,7 +18,8 @@ pub enum UnixError {
     Refused,
     /// The listener's queue stayed full for the whole timeout.
     TimedOut(Duration),
-    Other(String),
+    /// Anything else, as an errno.
+    Other(i32),
 }
 
 impl fmt::Display for UnixError {
@@ -31,7 +32,11 @@ impl fmt::Display for UnixError {
                 "connect timed out after {}: the listener's queue is full",
                 humantime::format_duration(*t)
             ),
-            UnixError::Other(text) => write!(f, "connect failed: {text}"),
+            UnixError::Other(errno) => write!(
+                f,
+                "connect failed: {}",
+                io::Error::from_raw_os_error(*errno)
+            ),
         }
     }
 }
@@ -43,7 +48,7 @@ pub fn connect(path: &str, timeout: Duration) -> Result<(), UnixError> {
     addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
     // The grammar limits the path to sun_path's length less the NUL; checked again here.
     if path.len() >= addr.sun_path.len() {
-        return Err(UnixError::Other("the path is too long".into()));
+        return Err(UnixError::Other(libc::ENAMETOOLONG));
     }
     for (dst, src) in addr.sun_path.iter_mut().zip(path.bytes()) {
         *dst = src as libc::c_char;
@@ -91,7 +96,7 @@ fn error(e: io::Error, timeout: Duration) -> UnixError {
         Some(libc::ENOENT) => UnixError::Missing,
         Some(libc::ECONNREFUSED) => UnixError::Refused,
         Some(libc::EAGAIN | libc::EINPROGRESS) => UnixError::TimedOut(timeout),
-        _ => UnixError::Other(e.to_string()),
+        n => UnixError::Other(n.unwrap_or(0)),
     }
 }
 
