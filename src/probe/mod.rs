@@ -512,4 +512,76 @@ mod tests {
             Outcome::NotReady(Reason::NoAddress(Family::V4))
         );
     }
+
+    #[test]
+    fn absence_is_told_from_not_knowing() {
+        let a: SocketAddr = "10.0.0.2:8080".parse().unwrap();
+        let status = HttpError::Status {
+            code: 503,
+            phrase: "Service Unavailable".into(),
+            expected: None,
+        };
+        let absent = [
+            Reason::NoSuchName,
+            Reason::NoAddress(Family::V4),
+            Reason::Connect(a, ConnectError::Refused),
+            Reason::Http(a, HttpError::Connect(ConnectError::Refused)),
+            Reason::Http(a, status),
+            Reason::File(FileError::Missing),
+            Reason::File(FileError::NotADirectory),
+            Reason::Unix(UnixError::Missing),
+            Reason::Unix(UnixError::Refused),
+        ];
+        let unknown = [
+            Reason::ServerFailure,
+            Reason::LookupFailed,
+            Reason::Connect(a, ConnectError::TimedOut(Duration::from_secs(1))),
+            Reason::Http(a, HttpError::NoResponse(Duration::from_secs(1))),
+            Reason::Http(a, HttpError::NotHttp),
+            Reason::Http(a, HttpError::TooLong),
+            Reason::File(FileError::Other(libc::EACCES)),
+            Reason::Unix(UnixError::TimedOut(Duration::from_secs(1))),
+            Reason::Unix(UnixError::Other(libc::EACCES)),
+            Reason::NoAnswerYet,
+        ];
+        for r in absent {
+            assert!(r.proves_absent(), "{r:?}");
+        }
+        for r in unknown {
+            assert!(!r.proves_absent(), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn http_reasons_read_as_documented() {
+        let a: SocketAddr = "10.0.0.2:8080".parse().unwrap();
+        let status = |phrase: &str, expected: Option<&str>| HttpError::Status {
+            code: 301,
+            phrase: phrase.into(),
+            expected: expected.map(String::from),
+        };
+        let cases = [
+            (
+                status("Moved Permanently", None),
+                "HTTP 301 Moved Permanently (10.0.0.2:8080)",
+            ),
+            (status("", None), "HTTP 301 (10.0.0.2:8080)"),
+            (
+                status("Moved", Some("200-299")),
+                "HTTP 301 not in 200-299 (10.0.0.2:8080)",
+            ),
+            (
+                HttpError::NoResponse(Duration::from_secs(1)),
+                "no HTTP response within 1s (10.0.0.2:8080)",
+            ),
+            (HttpError::NotHttp, "not an HTTP response (10.0.0.2:8080)"),
+            (
+                HttpError::Connect(ConnectError::Refused),
+                "connection refused (10.0.0.2:8080)",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(Reason::Http(a, e).to_string(), text);
+        }
+    }
 }
