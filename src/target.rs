@@ -387,7 +387,8 @@ fn parse_http(rest: &str) -> Result<Kind, TargetErrorKind> {
         Some((url, options)) => (url, Some(options)),
         None => (rest, None),
     };
-    let (authority, path) = url.split_at(url.find(['/', '?']).unwrap_or(url.len()));
+    let end = (url.bytes()).position(|b| b == b'/' || b == b'?');
+    let (authority, path) = url.split_at(end.unwrap_or(url.len()));
     let (host_text, port) = match authority.rsplit_once(':') {
         // `[::1]` alone has colons but no port.
         Some((host, port)) if !host.starts_with('[') || host.ends_with(']') => {
