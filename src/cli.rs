@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use lexopt::prelude::*;
 
 use crate::exit;
+use crate::logging::Format;
 use crate::quote::quoted;
 use crate::target::{MAX_MIN, Target, TargetError};
 
@@ -36,6 +37,7 @@ pub struct Config {
     pub family: Family,
     /// An env_logger filter, already checked.
     pub log_filter: String,
+    pub log_format: Format,
     /// The command to exec after success, byte-exact; empty for none.
     pub command: Vec<OsString>,
 }
@@ -58,6 +60,11 @@ pub struct UsageError(Kind);
 #[derive(Debug)]
 enum Kind {
     Lexopt(lexopt::Error),
+    /// A short option without its value, with the whole argument the user typed.
+    MissingValue {
+        option: String,
+        arg: String,
+    },
     /// An unknown short option inside a cluster, with the whole argument the user typed.
     UnknownShort {
         option: char,
@@ -84,6 +91,15 @@ impl fmt::Display for UsageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Kind::Lexopt(e) => write_lexopt(f, e),
+            Kind::MissingValue { option, arg } if option == arg => {
+                write!(f, "missing value for option {}", quoted(option))
+            }
+            Kind::MissingValue { option, arg } => write!(
+                f,
+                "missing value for option {} in {}",
+                quoted(option),
+                quoted(arg)
+            ),
             Kind::UnknownShort { option, arg } => write!(
                 f,
                 "invalid option {} in {}",
@@ -198,6 +214,7 @@ struct Flags {
     v6: bool,
     /// -v minus -q, when either was given.
     verbosity: Option<i32>,
+    log_format: Option<Format>,
     targets: Vec<Target>,
 }
 
@@ -232,6 +249,10 @@ fn read_flags(args: Vec<OsString>) -> Result<Read, UsageError> {
             }
             Long("min-ready") => f.min_ready = Some(value(&mut parser, &args, "--min-ready")?),
             Long("any") => f.any = true,
+            Long("log-format") => {
+                let v = value(&mut parser, &args, "--log-format")?;
+                f.log_format = Some(parse_log_format("--log-format", &v)?)
+            }
             Short('4') => f.v4 = true,
             Short('6') => f.v6 = true,
             Short('q') | Long("quiet") => *f.verbosity.get_or_insert(0) -= 1,
@@ -276,6 +297,16 @@ fn cluster_of(option: char, args: &[OsString]) -> String {
 
 fn lexopt_error(e: lexopt::Error, args: &[OsString]) -> UsageError {
     match e {
+        // A short option missing its value at the end of a cluster (`-vt`): quote the cluster.
+        lexopt::Error::MissingValue { option: Some(o) }
+            if o.chars().count() == 2 && !o.starts_with("--") =>
+        {
+            let option = o.chars().nth(1).unwrap_or('-');
+            UsageError(Kind::MissingValue {
+                arg: cluster_of(option, args),
+                option: o,
+            })
+        }
         // An unexpected short option: quote the whole cluster it came in.
         lexopt::Error::UnexpectedOption(o) if o.chars().count() == 2 && !o.starts_with("--") => {
             // count() == 2 and a leading '-', so there is a second char.
@@ -350,6 +381,13 @@ fn configure(
             None => "info".to_string(),
         },
     };
+    let log_format = match f.log_format {
+        Some(format) => format,
+        None => match env_utf8(env, "PRECHECK_LOG_FORMAT")? {
+            Some(v) => parse_log_format("PRECHECK_LOG_FORMAT", &v)?,
+            None => Format::Text,
+        },
+    };
     let family = match (f.v4, f.v6) {
         (true, _) => Family::V4,
         (_, true) => Family::V6,
@@ -366,6 +404,7 @@ fn configure(
         min_ready,
         family,
         log_filter,
+        log_format,
         command,
     })
 }
@@ -460,6 +499,14 @@ fn parse_min_ready(source: &'static str, value: &str, targets: usize) -> Result<
     }
 }
 
+fn parse_log_format(source: &'static str, value: &str) -> Result<Format, UsageError> {
+    match value.trim() {
+        "text" => Ok(Format::Text),
+        "json" => Ok(Format::Json),
+        _ => Err(bad(source, value, "expected text or json")),
+    }
+}
+
 fn parse_log_filter(value: &str) -> Result<String, UsageError> {
     env_filter::Builder::new()
         .try_parse(value)
@@ -529,6 +576,9 @@ OPTIONS:                                    (environment variable; default)
   -4, -6                      only IPv4 / only IPv6 addresses count (both)
   -q, -v                      quieter / more detail, repeatable; they win over
                               PRECHECK_LOG, an env_logger filter (info)
+      --log-format FORMAT     text, or json: one JSON object per line with ts,
+                              elapsed, level, event, target, reason, addresses,
+                              canonical and msg (PRECHECK_LOG_FORMAT; text)
   -h, --help                  print this help
   -V, --version               print the version
 
@@ -593,6 +643,7 @@ mod tests {
         assert_eq!(c.min_ready, 1);
         assert_eq!(c.family, Family::Both);
         assert_eq!(c.log_filter, "info");
+        assert_eq!(c.log_format, Format::Text);
         assert!(c.command.is_empty());
         assert_eq!(config(&["a", "b:1", "c"], &[]).min_ready, 3);
     }
@@ -628,6 +679,12 @@ mod tests {
         assert_eq!(config(&["-qqqqq", "a"], &[]).log_filter, "off");
         assert_eq!(config(&["-qv", "a"], &[]).log_filter, "info");
         assert_eq!(config(&["-t", "0", "a"], &[]).timeout, None);
+        let json = config(&["--log-format", "json", "a"], &[]).log_format;
+        assert_eq!(json, Format::Json);
+        let env = [("PRECHECK_LOG_FORMAT", "json")];
+        assert_eq!(config(&["a"], &env).log_format, Format::Json);
+        let flag_wins = config(&["--log-format=text", "a"], &env).log_format;
+        assert_eq!(flag_wins, Format::Text);
     }
 
     #[test]
@@ -708,6 +765,8 @@ mod tests {
             "PRECHECK_MIN_READY",
             "--any",
             "PRECHECK_LOG",
+            "--log-format",
+            "PRECHECK_LOG_FORMAT",
             "PRECHECK_TARGETS",
             "NO_COLOR",
             "143 for SIGTERM",
@@ -842,8 +901,19 @@ mod tests {
                 "it is an IPv4 address, which -6 excludes",
             ),
             (&["--frobnicate", "a"], &[], "--frobnicate"),
+            (
+                &["--log-format", "yaml", "a"],
+                &[],
+                "invalid value 'yaml' for --log-format: expected text or json",
+            ),
+            (
+                &["a"],
+                &[("PRECHECK_LOG_FORMAT", "JSON ")],
+                "invalid value 'JSON ' for PRECHECK_LOG_FORMAT",
+            ),
             (&["-x", "a"], &[], "-x"),
-            (&["-t"], &[], "-t"),
+            (&["-t"], &[], "missing value for option '-t'"),
+            (&["a", "-vt"], &[], "missing value for option '-t' in '-vt'"),
         ];
         for (args, env, want) in cases {
             let got = usage(args, env);

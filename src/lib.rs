@@ -5,6 +5,7 @@ pub mod alloc;
 pub mod cli;
 pub mod exec;
 pub mod exit;
+pub mod json;
 pub mod logging;
 pub mod output;
 pub mod panic;

@@ -1,7 +1,10 @@
-//! The log: `<seconds since start>s <LEVEL> <message>` on stderr, written so that it never blocks.
+//! The log: `<seconds since start>s <LEVEL> <message>` on stderr, or one JSON object per line
+//! (`--log-format json`), written so that it never blocks.
 //!
-//! Messages start with the target. Colour only when stderr is a terminal and NO_COLOR is unset
-//! or empty (no-color.org); in a pod's log there is never any.
+//! Every line is an event (`Line`): a name (`ready`, `not_ready`, ...), the target, the reason,
+//! the addresses, and a message that starts with the target. Text shows the message; JSON shows
+//! all of it, with `msg` holding the same words. Colour only when stderr is a terminal and
+//! NO_COLOR is unset or empty (no-color.org); in a pod's log there is never any.
 //!
 //! A reader that stops reading (a full pipe, a stopped log shipper) must not hold up the
 //! decision: the deadline and SIGTERM hold whatever stderr does. So log lines go into a bounded
@@ -13,14 +16,113 @@ use std::fmt;
 use std::io::{self, Write};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+use log::Level;
+
+use crate::json;
+
+/// How lines look.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// One log event. Only `event` is required; the rest is set where it applies.
+pub struct Line<'a> {
+    pub event: &'static str,
+    pub target: Option<&'a str>,
+    pub reason: Option<String>,
+    pub addresses: &'a [String],
+    pub canonical: Option<&'a str>,
+}
+
+impl<'a> Line<'a> {
+    pub fn new(event: &'static str) -> Line<'a> {
+        Line {
+            event,
+            target: None,
+            reason: None,
+            addresses: &[],
+            canonical: None,
+        }
+    }
+
+    pub fn target(mut self, target: &'a str) -> Line<'a> {
+        self.target = Some(target);
+        self
+    }
+
+    pub fn reason(mut self, reason: &impl fmt::Display) -> Line<'a> {
+        self.reason = Some(reason.to_string());
+        self
+    }
+
+    pub fn addresses(mut self, addresses: &'a [String]) -> Line<'a> {
+        self.addresses = addresses;
+        self
+    }
+
+    pub fn canonical(mut self, canonical: Option<&'a str>) -> Line<'a> {
+        self.canonical = canonical;
+        self
+    }
+}
+
+/// The format and the start, fixed by `init`.
+static SETUP: OnceLock<(Format, Instant)> = OnceLock::new();
+
+/// Logs `line` at `level` with the message `msg`, if the filter lets that level through.
+pub fn emit(level: Level, line: Line<'_>, msg: fmt::Arguments<'_>) {
+    match SETUP.get() {
+        Some((Format::Json, start)) => {
+            if log::log_enabled!(level) {
+                enqueue(json_line(level, &line, *start, &msg.to_string()).into_bytes());
+            }
+        }
+        _ => log::log!(level, "{msg}"),
+    }
+}
+
+/// The JSON object of one event.
+fn json_line(level: Level, line: &Line<'_>, start: Instant, msg: &str) -> String {
+    let elapsed = start.elapsed();
+    let mut o = json::Object::new();
+    o.str(
+        "ts",
+        &humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+    )
+    .raw_number(
+        "elapsed",
+        &format!("{}.{:03}", elapsed.as_secs(), elapsed.subsec_millis()),
+    )
+    .str("level", &level.as_str().to_ascii_lowercase())
+    .str("event", line.event);
+    if let Some(target) = line.target {
+        o.str("target", target);
+    }
+    if let Some(reason) = &line.reason {
+        o.str("reason", reason);
+    }
+    if !line.addresses.is_empty() {
+        o.strs("addresses", line.addresses);
+    }
+    if let Some(canonical) = line.canonical {
+        o.str("canonical", canonical);
+    }
+    o.str("msg", msg);
+    o.line()
+}
 
 /// Lines waiting for the writer; beyond this, lines are dropped.
 const QUEUE_LINES: usize = 1024;
 
-/// Installs the logger. `filter` is an env_logger filter, already checked by the cli.
-/// Without a writer thread (none could be started), lines are written directly.
-pub fn init(filter: &str, start: Instant) {
+/// Installs the logger. `filter` is an env_logger filter, already checked by the cli; in JSON
+/// format env_logger only filters. Without a writer thread (none could be started), text lines
+/// are written directly and JSON lines are lost.
+pub fn init(filter: &str, format: Format, start: Instant) {
+    let _ = SETUP.set((format, start));
     let colour = colour_wanted(std::env::var_os("NO_COLOR"));
     let mut builder = env_logger::Builder::new();
     builder.parse_filters(filter).format(move |buf, record| {
@@ -118,11 +220,16 @@ fn write_lines(q: &Queue) {
         if state.dropped > 0 {
             let dropped = std::mem::take(&mut state.dropped);
             drop(state);
-            let note = format!(
-                "{:>9} WARN  {dropped} log line{} dropped: stderr was not read fast enough\n",
-                "",
+            let msg = format!(
+                "{dropped} log line{} dropped: stderr was not read fast enough",
                 if dropped == 1 { "" } else { "s" }
             );
+            let note = match SETUP.get() {
+                Some((Format::Json, start)) => {
+                    json_line(Level::Warn, &Line::new("log_dropped"), *start, &msg)
+                }
+                _ => format!("{:>9} WARN  {msg}\n", ""),
+            };
             let _ = stderr.write_all(note.as_bytes());
             state = q.lock();
         }
@@ -136,20 +243,25 @@ struct Enqueue;
 
 impl Write for Enqueue {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(q) = QUEUE.get() {
-            let mut state = q.lock();
-            if state.lines.len() < QUEUE_LINES {
-                state.lines.push_back(buf.to_vec());
-                q.queued.notify_one();
-            } else {
-                state.dropped += 1;
-            }
-        }
+        enqueue(buf.to_vec());
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// Queues one line for the writer thread, or counts it as dropped when the queue is full.
+fn enqueue(line: Vec<u8>) {
+    if let Some(q) = QUEUE.get() {
+        let mut state = q.lock();
+        if state.lines.len() < QUEUE_LINES {
+            state.lines.push_back(line);
+            q.queued.notify_one();
+        } else {
+            state.dropped += 1;
+        }
     }
 }
 

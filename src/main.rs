@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use log::{error, info};
+use log::Level;
 
 use service_precheck::cli::{self, Action};
 use service_precheck::exit::Exit;
+use service_precheck::logging::{Line, emit};
 use service_precheck::quote::quoted;
 use service_precheck::{alloc, exec, logging, output, panic, runner, signals};
 
@@ -22,6 +23,7 @@ static ALLOCATOR: alloc::ExitOnOom = alloc::ExitOnOom;
 /// How long the last log lines may take to reach stderr before the process exits anyway.
 const LAST_LINES: Duration = Duration::from_millis(20);
 
+mod thread_name;
 mod unwind;
 
 fn main() {
@@ -66,11 +68,12 @@ fn run() -> Exit {
     // 2. Block SIGINT and SIGTERM before any thread exists (the log writer is the first), so
     //    every thread inherits the mask and only the signal thread takes them.
     let mask = signals::block();
-    logging::init(&config.log_filter, start);
+    logging::init(&config.log_filter, config.log_format, start);
     let mask = match mask {
         Ok(mask) => mask,
         Err(e) => {
-            error!("cannot block SIGINT and SIGTERM: {e}");
+            let msg = format_args!("cannot block SIGINT and SIGTERM: {e}");
+            emit(Level::Error, Line::new("error").reason(&e), msg);
             return Exit::Internal;
         }
     };
@@ -81,7 +84,8 @@ fn run() -> Exit {
     }) {
         Ok(waiter) => waiter,
         Err(e) => {
-            error!("cannot start the signal thread: {e}");
+            let msg = format_args!("cannot start the signal thread: {e}");
+            emit(Level::Error, Line::new("error").reason(&e), msg);
             return Exit::Internal;
         }
     };
@@ -95,7 +99,8 @@ fn run() -> Exit {
     };
     let stop = Arc::new(AtomicBool::new(false));
     if let Err(e) = runner::start(config.targets.clone(), probing, tx, stop.clone()) {
-        error!("cannot start a thread: {e}");
+        let msg = format_args!("cannot start a thread: {e}");
+        emit(Level::Error, Line::new("error").reason(&e), msg);
         return Exit::Internal;
     }
 
@@ -111,17 +116,24 @@ fn run() -> Exit {
         runner::Event::Signal(sig) => Some(sig),
         _ => None,
     });
+    let command = quoted(&config.command[0].to_string_lossy()).to_string();
     if let Some(sig) = taken.or(pending) {
-        error!(
-            "interrupted by {} before running {}",
-            signals::name(sig),
-            quoted(&config.command[0].to_string_lossy())
-        );
+        let name = signals::name(sig);
+        let msg = format_args!("interrupted by {name} before running {command}");
+        emit(Level::Error, Line::new("interrupted").reason(&name), msg);
         return Exit::Signal(sig);
     }
-    info!("running {}", quoted(&config.command[0].to_string_lossy()));
+    emit(
+        Level::Info,
+        Line::new("exec"),
+        format_args!("running {command}"),
+    );
     logging::flush(LAST_LINES);
     let e = exec::exec(&config.command, &mask);
-    error!("{e}");
+    emit(
+        Level::Error,
+        Line::new("error").reason(&e),
+        format_args!("{e}"),
+    );
     e.exit()
 }

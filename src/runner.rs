@@ -17,11 +17,11 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use log::{debug, error, info};
+use log::Level;
 
 use crate::cli::{Config, Family};
 use crate::exit::Exit;
-use crate::logging::Secs;
+use crate::logging::{Line, Secs, emit};
 use crate::probe::{self, Outcome, Probe, Reason};
 use crate::signals;
 use crate::target::{Host, Kind, Target};
@@ -200,7 +200,13 @@ fn probe_loop(
         let now = Instant::now();
         let event = match outcome {
             Outcome::Ready(addrs) => {
-                debug!("{}: attempt {attempt}: ready", probe.target);
+                let t = &probe.target.spelling;
+                let line = Line::new("attempt").target(t);
+                emit(
+                    Level::Debug,
+                    line,
+                    format_args!("{t}: attempt {attempt}: ready"),
+                );
                 Event::Ready {
                     index,
                     addrs,
@@ -209,7 +215,13 @@ fn probe_loop(
             }
             Outcome::Fatal(message) => Event::Fatal { index, message },
             Outcome::NotReady(reason) => {
-                debug!("{}: attempt {attempt}: {reason}", probe.target);
+                let t = &probe.target.spelling;
+                let line = Line::new("attempt").target(t).reason(&reason);
+                emit(
+                    Level::Debug,
+                    line,
+                    format_args!("{t}: attempt {attempt}: {reason}"),
+                );
                 let tell = match &last {
                     Some((previous, at)) => *previous != reason || now - *at >= REPEAT,
                     None => true,
@@ -269,7 +281,8 @@ pub fn wait(
             }
             Err(RecvTimeoutError::Disconnected) => {
                 // The signal thread holds a sender for ever, so this cannot happen short of a bug.
-                error!("every probe thread has stopped without an answer");
+                let msg = "every probe thread has stopped without an answer";
+                emit(Level::Error, Line::new("error"), format_args!("{msg}"));
                 return Exit::Internal;
             }
         }
@@ -292,51 +305,69 @@ impl State<'_> {
         let targets = &self.config.targets;
         match event {
             Event::Ready { index, addrs, at } => {
+                let t = &targets[index].spelling;
+                let after = Secs(at - self.start);
                 if self.deadline.is_some_and(|d| at > d) {
-                    info!(
-                        "{}: ready after {}, past the deadline: not counted",
-                        targets[index],
-                        Secs(at - self.start)
-                    );
+                    let line = Line::new("ready_late").target(t).addresses(&addrs);
+                    let msg =
+                        format_args!("{t}: ready after {after}, past the deadline: not counted");
+                    emit(Level::Info, line, msg);
                     return None;
                 }
-                info!(
-                    "{}: ready after {}: {}",
-                    targets[index],
-                    Secs(at - self.start),
-                    addrs.join(", ")
-                );
+                let line = Line::new("ready").target(t).addresses(&addrs);
+                let msg = format_args!("{t}: ready after {after}: {}", addrs.join(", "));
+                emit(Level::Info, line, msg);
                 if !self.ready[index] {
                     self.ready[index] = true;
                     self.ready_count += 1;
                 }
                 if self.ready_count >= self.config.min_ready {
-                    info!("ready: {} of {} targets", self.ready_count, targets.len());
+                    let (n, of) = (self.ready_count, targets.len());
+                    let msg = format_args!("ready: {n} of {of} targets");
+                    emit(Level::Info, Line::new("success"), msg);
                     return Some(Exit::Ready);
                 }
                 None
             }
             Event::NotReady { index, reason } => {
-                info!("{}: not ready: {reason}", targets[index]);
+                let t = &targets[index].spelling;
+                let line = Line::new("not_ready").target(t).reason(&reason);
+                emit(Level::Info, line, format_args!("{t}: not ready: {reason}"));
                 self.last[index] = Some(reason);
                 None
             }
             Event::Fatal { index, message } => {
-                error!("{}: {message}", targets[index]);
+                let t = &targets[index].spelling;
+                let line = Line::new("error").target(t).reason(&message);
+                emit(Level::Error, line, format_args!("{t}: {message}"));
                 Some(Exit::Internal)
             }
             Event::NoThread { index, error } => {
-                error!("{}: cannot start a thread: {error}", targets[index]);
+                let t = &targets[index].spelling;
+                let line = Line::new("error").target(t).reason(&error);
+                emit(
+                    Level::Error,
+                    line,
+                    format_args!("{t}: cannot start a thread: {error}"),
+                );
                 Some(Exit::Internal)
             }
             Event::Signal(sig) => {
-                let pending: Vec<String> =
-                    self.pending().map(|(t, r)| format!("{t} ({r})")).collect();
-                error!(
-                    "interrupted by {}, still waiting for: {}",
-                    signals::name(sig),
+                let mut pending: Vec<String> = self
+                    .pending()
+                    .take(PENDING_LINES)
+                    .map(|(t, r)| format!("{t} ({r})"))
+                    .collect();
+                let more = self.pending_count().saturating_sub(PENDING_LINES);
+                if more > 0 {
+                    pending.push(format!("and {more} more"));
+                }
+                let name = signals::name(sig);
+                let msg = format_args!(
+                    "interrupted by {name}, still waiting for: {}",
                     pending.join(", ")
                 );
+                emit(Level::Error, Line::new("interrupted").reason(&name), msg);
                 Some(Exit::Signal(sig))
             }
         }
@@ -344,20 +375,29 @@ impl State<'_> {
 
     fn deadline_passed(&self) -> Exit {
         for (target, reason) in self.pending().take(PENDING_LINES) {
-            error!("{target}: not ready at the deadline: {reason}");
+            let t = &target.spelling;
+            let line = Line::new("deadline").target(t).reason(&reason);
+            emit(
+                Level::Error,
+                line,
+                format_args!("{t}: not ready at the deadline: {reason}"),
+            );
         }
         let more = self.pending_count().saturating_sub(PENDING_LINES);
         if more > 0 {
-            error!("and {more} more targets not ready at the deadline");
+            let msg = format_args!("and {more} more targets not ready at the deadline");
+            emit(Level::Error, Line::new("deadline"), msg);
         }
-        error!(
-            "deadline of {} passed: {} of {} targets ready, {} needed",
-            // A timeout only happens with a deadline, so config.timeout is set.
-            humantime::format_duration(self.config.timeout.unwrap_or_default()),
+        // A timeout only happens with a deadline, so config.timeout is set.
+        let timeout = humantime::format_duration(self.config.timeout.unwrap_or_default());
+        let (n, of, need) = (
             self.ready_count,
             self.config.targets.len(),
-            self.config.min_ready
+            self.config.min_ready,
         );
+        let msg =
+            format_args!("deadline of {timeout} passed: {n} of {of} targets ready, {need} needed");
+        emit(Level::Error, Line::new("deadline"), msg);
         Exit::Deadline
     }
 
@@ -399,9 +439,10 @@ pub fn announce(config: &Config) {
     if n > PENDING_LINES {
         names.push(&more);
     }
-    info!(
-        "waiting for {n} target{} ({quorum}), {deadline}: {}",
-        if n == 1 { "" } else { "s" },
+    let plural = if n == 1 { "" } else { "s" };
+    let msg = format_args!(
+        "waiting for {n} target{plural} ({quorum}), {deadline}: {}",
         names.join(", ")
     );
+    emit(Level::Info, Line::new("waiting"), msg);
 }

@@ -377,6 +377,30 @@ fn compose_example_prefixes_the_command_and_depends_on_its_targets() {
         "{dir:?}/Containerfile lacks {copy:?}"
     );
     assert!(containerfile.contains("ENTRYPOINT [\"service-precheck\""));
+    // The example builds as shipped: everything it copies from the build context is there.
+    for line in containerfile.lines().map(str::trim) {
+        let Some(args) = line.strip_prefix("COPY ") else {
+            continue;
+        };
+        if args.starts_with("--from=") {
+            continue;
+        }
+        let source = args.split_whitespace().next().unwrap_or_default();
+        assert!(
+            dir.join(source).exists(),
+            "{dir:?}/Containerfile copies {source:?}, which the example does not ship"
+        );
+    }
+    // The images of others can be replaced through the environment (tests/image/compose.sh
+    // runs the file with small local ones).
+    for (name, service) in services {
+        if let Some(image) = service["image"].as_str() {
+            assert!(
+                image.starts_with("${") && image.contains(":-") && image.ends_with('}'),
+                "service {name:?}: image {image:?} is not of the form ${{VARIABLE:-default}}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -550,7 +550,8 @@ fn address_space_run(limit: u64, extra: &[&str], targets: &[String]) {
     match o.status.code() {
         Some(0) | Some(1) => {}
         Some(3) => assert!(
-            log.contains("out of memory") || log.contains("cannot start a thread"),
+            // std's own words for a failed thread start say "Out of memory (os error 12)".
+            log.to_lowercase().contains("out of memory") || log.contains("cannot start a thread"),
             "{what} without saying why:\n{}",
             tail(&log, 2000)
         ),

@@ -1,6 +1,7 @@
 //! The size budget of the shipped binaries (issue 10): the stripped static musl binary for
 //! x86_64 and for aarch64 must each stay at or under 300,000 bytes and be static-pie (ELF type
-//! ET_DYN, no PT_INTERP: relocatable, so ASLR applies, and no dynamic loader).
+//! ET_DYN, no PT_INTERP: relocatable, so ASLR applies, and no dynamic loader), without unwind
+//! tables (no PT_GNU_EH_FRAME).
 //!
 //! A gate, not a figure in the README: new features, a dependency update, a toolchain that
 //! brings libunwind back (see src/unwind.rs) or a linker override in the environment (see
@@ -68,10 +69,17 @@ fn check(test: &str, var: &str, machine: usize) {
     // e_phoff (u64) at 32, e_phentsize (u16) at 54, e_phnum (u16) at 56, p_type (u32) first.
     let (phoff, phentsize, phnum) = (num(&elf, 32, 8), num(&elf, 54, 2), num(&elf, 56, 2));
     assert!(phnum > 0, "{}: no program headers", bin.display());
-    let interp = (0..phnum).any(|i| num(&elf, phoff + i * phentsize, 4) == 3);
+    let has = |p_type| (0..phnum).any(|i| num(&elf, phoff + i * phentsize, 4) == p_type);
     assert!(
-        !interp,
+        !has(3),
         "{} has a PT_INTERP header: dynamically linked",
+        bin.display()
+    );
+    // PT_GNU_EH_FRAME points at .eh_frame_hdr, which the link drops with the unwind tables
+    // (.cargo/discard-unwind-tables.ld, about 43 KB): if the header is back, so are they.
+    assert!(
+        !has(0x6474_e550),
+        "{} has a PT_GNU_EH_FRAME header: the unwind tables were not dropped (see build.rs)",
         bin.display()
     );
 }

@@ -300,20 +300,22 @@ impl Probe {
                         Kind::Http(http) => http::get(addr, http, timeout),
                         _ => (tcp::connect(addr, timeout).map(|()| 0)).map_err(HttpError::Connect),
                     });
-                    let mut ok: Vec<SocketAddr> =
-                        known.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
+                    let mut ok: Vec<IpAddr> = known;
                     let mut status = 0;
                     for (addr, result) in new.into_iter().zip(results) {
                         match result {
                             Ok(code) => {
                                 self.accepted.insert(addr);
-                                ok.push(addr);
+                                ok.push(addr.ip());
                                 status = code;
                             }
                             Err(e) => failure = failure.or(Some((addr, e))),
                         }
                     }
+                    // One port: sorting the addresses sorts the socket addresses.
                     ok.sort_unstable();
+                    let ok: Vec<SocketAddr> =
+                        ok.into_iter().map(|ip| SocketAddr::new(ip, port)).collect();
                     if ok.len() >= min {
                         return Outcome::Ready(match kind {
                             Kind::Http(_) => vec![format!("HTTP {status} from {}", ok[0])],

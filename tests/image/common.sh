@@ -48,14 +48,15 @@ ensure_podman_conf() {
     echo "set default_ulimits = [] in $podman_conf"
 }
 
+# An engine counts only if it answers: a docker CLI whose daemon is not running does not.
 if [ -n "${IMAGE_ENGINE:-}" ]; then
     engine=$IMAGE_ENGINE
-elif command -v podman >/dev/null 2>&1; then
+elif command -v podman >/dev/null 2>&1 && podman info >/dev/null 2>&1; then
     engine=podman
-elif command -v docker >/dev/null 2>&1; then
+elif command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
     engine=docker
 else
-    echo "neither podman nor docker is installed (apt-get install podman buildah runc)" >&2
+    echo "no container engine answers: neither \`podman info\` nor \`docker info\` works (apt-get install podman buildah runc)" >&2
     exit 3
 fi
 

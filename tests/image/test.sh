@@ -1,11 +1,12 @@
 #!/bin/sh
 # tests/image/test.sh: `make image-test`: build the image, then run it the way a hardened
 # initContainer runs (its own non-root user, --read-only, no capabilities, no network) and check
-# the exit codes, that nothing but /service-precheck is in it, and the arm64 variant.
+# the exit codes, that nothing but /service-precheck is in it, and the arm64 variant; then run the
+# examples for real on podman networks (network.sh, compose.sh, kube.sh).
 #
-# Names are answered from the container's /etc/hosts (--add-host). Every container that looks a
-# name up runs with --network none and a resolv.conf of ours pointing at its own loopback, so no
-# lookup can reach this machine's resolver. Traffic stays on loopback.
+# In the first part, names are answered from the container's /etc/hosts (--add-host). Every
+# container that looks a name up runs with --network none and a resolv.conf of ours pointing at
+# its own loopback, so no lookup can reach this machine's resolver. Traffic stays on loopback.
 #
 # Environment: IMAGE_TEST_NO_BUILD=1 tests the image already built; CI=true turns skips into
 # failures. Ends with the line `image-test: N passed, N failed`.
@@ -270,6 +271,30 @@ if [ -d "$rustup_home" ] && [ -d "$cargo_home" ] && command -v cc >/dev/null 2>&
 else
     skip "source build" "needs rustup and cargo homes, cc and /etc/alternatives on this machine"
 fi
+
+# --- the examples, for real, on podman networks -------------------------------------------------
+# network.sh: the image waiting for a container name under aardvark-dns; compose.sh:
+# examples/compose with podman-compose; kube.sh: examples/kubernetes with podman kube play. Each
+# runs in a private network namespace of its own (tests/image/netns.sh), so no query reaches
+# this machine's resolver; each prints ok/FAIL lines, counted here, and exits 77 with one line
+# on stderr when something it needs is missing.
+for scenario in network compose kube; do
+    echo "# $scenario"
+    started=$(date +%s)
+    { sh "$root/tests/image/netns.sh" sh "$root/tests/image/$scenario.sh" 2>"$tmp/err"; echo $? >"$tmp/rc"; } |
+        tee "$tmp/out"
+    rc=$(cat "$tmp/rc")
+    echo "# $scenario took $(($(date +%s) - started)) s"
+    passed=$((passed + $(grep -c '^ok - ' "$tmp/out")))
+    failed=$((failed + $(grep -c '^FAIL - ' "$tmp/out")))
+    if [ "$rc" -eq 77 ]; then
+        skip "$scenario scenario" "$(tail -n 1 "$tmp/err")"
+    elif [ "$rc" -ne 0 ] && ! grep -q '^FAIL - ' "$tmp/out"; then
+        : >"$tmp/out"
+        fail "$scenario scenario exited $rc"
+    fi
+done
+eng rmi -f "localhost/precheck-test-busybox:$version" >/dev/null 2>&1
 
 echo "image-test: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
