@@ -42,8 +42,8 @@ pub enum HttpError {
     Io(i32),
 }
 
-/// One GET of `http` at `addr`; the status when it is one of `http.statuses`.
-pub fn get(addr: SocketAddr, http: &Http, timeout: Duration) -> Result<u16, HttpError> {
+/// One GET of `http` at `addr`: Ok when the status is one of `http.statuses`.
+pub fn get(addr: SocketAddr, http: &Http, timeout: Duration) -> Result<(), HttpError> {
     let mut stream = tcp::open(addr, timeout).map_err(HttpError::Connect)?;
     let until = Instant::now() + timeout;
     let failed = |e: io::Error| match e.kind() {
@@ -73,7 +73,7 @@ pub fn get(addr: SocketAddr, http: &Http, timeout: Duration) -> Result<u16, Http
         }
     };
     if http.statuses.contains(code) {
-        return Ok(code);
+        return Ok(());
     }
     Err(HttpError::Status {
         code,

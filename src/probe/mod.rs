@@ -28,8 +28,8 @@ pub use unix::UnixError;
 /// What one attempt found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// The addresses that resolved (DNS) or accepted a connection (TCP), sorted; the status and
-    /// the address that gave it (HTTP); what was found (file, unix).
+    /// The addresses that resolved (DNS), accepted a connection (TCP) or answered with a
+    /// success status (HTTP), sorted; the path (file, unix: a socket's address is its path).
     Ready(Vec<String>),
     NotReady(Reason),
     /// A request the resolver calls malformed: a bug here, not a state of the world.
@@ -205,11 +205,11 @@ impl Probe {
     pub fn attempt(&mut self) -> Outcome {
         match &self.target.kind {
             Kind::File(path) => match file::check(path) {
-                Ok(()) => Outcome::Ready(vec!["exists".into()]),
+                Ok(()) => Outcome::Ready(vec![path.clone()]),
                 Err(e) => Outcome::NotReady(Reason::File(e)),
             },
             Kind::Unix(path) => match unix::connect(path, self.connect_timeout) {
-                Ok(()) => Outcome::Ready(vec!["accepts connections".into()]),
+                Ok(()) => Outcome::Ready(vec![path.clone()]),
                 Err(e) => Outcome::NotReady(Reason::Unix(e)),
             },
             Kind::Dns { .. } | Kind::Tcp { .. } | Kind::Http(_) => self.each_family(),
@@ -298,16 +298,14 @@ impl Probe {
                     // One result type for both kinds keeps one copy of the threading code.
                     let results = each_address(&new, &|addr| match kind {
                         Kind::Http(http) => http::get(addr, http, timeout),
-                        _ => (tcp::connect(addr, timeout).map(|()| 0)).map_err(HttpError::Connect),
+                        _ => tcp::connect(addr, timeout).map_err(HttpError::Connect),
                     });
                     let mut ok: Vec<IpAddr> = known;
-                    let mut status = 0;
                     for (addr, result) in new.into_iter().zip(results) {
                         match result {
-                            Ok(code) => {
+                            Ok(_) => {
                                 self.accepted.insert(addr);
                                 ok.push(addr.ip());
-                                status = code;
                             }
                             Err(e) => failure = failure.or(Some((addr, e))),
                         }
@@ -317,10 +315,7 @@ impl Probe {
                     let ok: Vec<SocketAddr> =
                         ok.into_iter().map(|ip| SocketAddr::new(ip, port)).collect();
                     if ok.len() >= min {
-                        return Outcome::Ready(match kind {
-                            Kind::Http(_) => vec![format!("HTTP {status} from {}", ok[0])],
-                            _ => strings(&ok),
-                        });
+                        return Outcome::Ready(strings(&ok));
                     }
                     if ok.len() > best_accepted.len() {
                         best_accepted = ok;
@@ -363,7 +358,10 @@ impl Probe {
 
 /// Runs `check` on every address at once (a hung address must not delay the others) and
 /// returns the results in `addrs` order. One address needs no thread.
-fn each_address<T: Send>(addrs: &[SocketAddr], check: &(dyn Fn(SocketAddr) -> T + Sync)) -> Vec<T> {
+fn each_address(
+    addrs: &[SocketAddr],
+    check: &(dyn Fn(SocketAddr) -> Result<(), HttpError> + Sync),
+) -> Vec<Result<(), HttpError>> {
     if addrs.len() == 1 {
         return vec![check(addrs[0])];
     }

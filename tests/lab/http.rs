@@ -69,8 +69,10 @@ fn keycloak(lab: &Lab) -> Result<(), String> {
     run.expect_running()?;
     *status.lock().unwrap_or_else(|e| e.into_inner()) = (200, "OK");
     run.expect_exit(0, LONG)?;
-    run.expect_line(&format!("{target}: ready after"))?;
-    run.expect_line(&format!("HTTP 200 from {IP}:8080"))?;
+    let line = run.expect_line(&format!("{target}: ready after"))?;
+    if !line.ends_with(&format!("s: {IP}:8080")) {
+        return Err(format!("the ready line does not name the address: {line}"));
+    }
     let head = heads
         .recv_timeout(LONG)
         .map_err(|_| "the server read no request")?;
