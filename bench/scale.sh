@@ -109,10 +109,10 @@ EOF
     cat <<EOF
 
 Size of features (measured by hand, not by this script): the http://, file:// and unix:// targets
-(issue 11) cost 19,480 bytes on x86_64 (315,920 to 335,400) and 14,952 on aarch64 (310,344 to
-325,296): \`make static && make static TARGET=aarch64-unknown-linux-musl && ls -l
-target/*-unknown-linux-musl/release/service-precheck\` at a0ea800 (before) and at the end of branch
-\`http\` (after).
+(issue 11) cost 16,072 bytes on x86_64 (267,960 to 284,032) and 13,168 on aarch64 (255,248 to
+268,416): \`make static && make static TARGET=aarch64-unknown-linux-musl && ls -l
+target/*-unknown-linux-musl/release/service-precheck\` at main e09467a (before) and at branch
+\`http\` merged with it (after).
 
 ## Scale: N TCP targets on 127.0.0.1, all already listening
 
