@@ -451,10 +451,22 @@ fn a_permission_error_is_a_reason_not_missing() {
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).expect("chmod");
     let target = format!("file://{}/file", text(&locked));
     let mut c = cmd(&["-i", "50ms", "-t", "300ms", &target]);
-    // Root passes every permission check: run the binary as nobody instead.
+    // Root passes every permission check: run the binary as nobody instead, from a copy that
+    // nobody may execute wherever the build directory is.
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
-        c.uid(65534).gid(65534);
+        let copy = dir.join("service-precheck");
+        std::fs::copy(BIN, &copy).expect("copy the binary");
+        let mode = std::fs::Permissions::from_mode(0o755);
+        std::fs::set_permissions(&copy, mode).expect("chmod");
+        let mut as_nobody = Command::new(&copy);
+        as_nobody.args(["-i", "50ms", "-t", "300ms", &target]);
+        as_nobody
+            .env_clear()
+            .env("NO_COLOR", "1")
+            .uid(65534)
+            .gid(65534);
+        c = as_nobody;
     }
     let (status, log, _) = Running::start(c).finish();
     let _ = std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755));
