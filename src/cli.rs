@@ -329,10 +329,7 @@ fn configure(
 ) -> Result<Config, UsageError> {
     let mut targets = f.targets;
     if let Some(list) = env_utf8(env, "PRECHECK_TARGETS")? {
-        for word in list
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|w| !w.is_empty())
-        {
+        for word in env_words(&list) {
             let target =
                 (word.parse()).map_err(|e| UsageError(Kind::EnvTarget("PRECHECK_TARGETS", e)))?;
             targets.push(target);
@@ -407,6 +404,20 @@ fn configure(
         log_format,
         command,
     })
+}
+
+/// The targets in PRECHECK_TARGETS: separated by white space or commas, except that after a
+/// '#' a comma belongs to the status list (`http://es:9200/#status=200,204`).
+pub fn env_words(list: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    for word in list.split(char::is_whitespace) {
+        let head = word.find('#').map_or(word, |i| &word[..i]);
+        let last = head.rfind(',').map_or(0, |i| i + 1);
+        words.extend(word[..last].split(','));
+        words.push(&word[last..]);
+    }
+    words.retain(|w| !w.is_empty());
+    words
 }
 
 fn utf8(source: &'static str, value: OsString) -> Result<String, UsageError> {
@@ -583,6 +594,7 @@ OPTIONS:                                    (environment variable; default)
   -V, --version               print the version
 
   PRECHECK_TARGETS            more targets, separated by commas or white space
+                              (after a #, commas belong to the status list)
   NO_COLOR                    when set, never colour the log (colour is used
                               only when stderr is a terminal)
   A flag wins over its variable. DURATION: 500ms, 30s, 5m, '1h 30m'; one too
@@ -685,6 +697,23 @@ mod tests {
         assert_eq!(config(&["a"], &env).log_format, Format::Json);
         let flag_wins = config(&["--log-format=text", "a"], &env).log_format;
         assert_eq!(flag_wins, Format::Text);
+    }
+
+    #[test]
+    fn precheck_targets_words() {
+        assert_eq!(env_words("b:1, c\n d,,"), ["b:1", "c", "d"]);
+        assert_eq!(
+            env_words("db:5432,http://es:9200/#status=200,204 file:///x,y"),
+            [
+                "db:5432",
+                "http://es:9200/#status=200,204",
+                "file:///x",
+                "y"
+            ]
+        );
+        let c = config(&[], &[("PRECHECK_TARGETS", "a,http://x/#status=200,204")]);
+        assert_eq!(c.targets[1].spelling, "http://x/#status=200,204");
+        assert_eq!(env_words(" , "), [] as [&str; 0]);
     }
 
     #[test]

@@ -535,6 +535,8 @@ fn quotable(case: &Case) -> Vec<String> {
                     .filter(|w| !w.is_empty())
                     .map(String::from),
             );
+            // After a '#' a comma belongs to the status list: those words are whole.
+            out.extend(cli::env_words(&v).into_iter().map(String::from));
         }
         out.push(v);
     }
