@@ -410,13 +410,20 @@ fn configure(
 /// '#' a comma belongs to the status list (`http://es:9200/#status=200,204`).
 pub fn env_words(list: &str) -> Vec<&str> {
     let mut words = Vec::new();
-    for word in list.split(char::is_whitespace) {
-        let head = word.find('#').map_or(word, |i| &word[..i]);
-        let last = head.rfind(',').map_or(0, |i| i + 1);
-        words.extend(word[..last].split(','));
-        words.push(&word[last..]);
+    let (mut start, mut after_hash) = (0, false);
+    for (i, c) in list.char_indices() {
+        after_hash |= c == '#';
+        if c.is_whitespace() || (c == ',' && !after_hash) {
+            if i > start {
+                words.push(&list[start..i]);
+            }
+            start = i + c.len_utf8();
+            after_hash &= !c.is_whitespace();
+        }
     }
-    words.retain(|w| !w.is_empty());
+    if start < list.len() {
+        words.push(&list[start..]);
+    }
     words
 }
 
