@@ -329,10 +329,7 @@ fn configure(
 ) -> Result<Config, UsageError> {
     let mut targets = f.targets;
     if let Some(list) = env_utf8(env, "PRECHECK_TARGETS")? {
-        for word in list
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|w| !w.is_empty())
-        {
+        for word in env_words(&list) {
             let target =
                 (word.parse()).map_err(|e| UsageError(Kind::EnvTarget("PRECHECK_TARGETS", e)))?;
             targets.push(target);
@@ -407,6 +404,27 @@ fn configure(
         log_format,
         command,
     })
+}
+
+/// The targets in PRECHECK_TARGETS: separated by white space or commas, except that after a
+/// '#' a comma belongs to the status list (`http://es:9200/#status=200,204`).
+pub fn env_words(list: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let (mut start, mut after_hash) = (0, false);
+    for (i, c) in list.char_indices() {
+        after_hash |= c == '#';
+        if c.is_whitespace() || (c == ',' && !after_hash) {
+            if i > start {
+                words.push(&list[start..i]);
+            }
+            start = i + c.len_utf8();
+            after_hash &= !c.is_whitespace();
+        }
+    }
+    if start < list.len() {
+        words.push(&list[start..]);
+    }
+    words
 }
 
 fn utf8(source: &'static str, value: OsString) -> Result<String, UsageError> {
@@ -517,9 +535,9 @@ fn parse_log_filter(value: &str) -> Result<String, UsageError> {
 /// An IP literal of the other family can never be ready under -4 or -6.
 fn check_family(target: &Target, family: Family) -> Result<(), UsageError> {
     use crate::target::Host;
-    let (flag, wrong) = match (family, &target.host) {
-        (Family::V4, Host::Ip(ip)) if ip.is_ipv6() => ("-4", "an IPv6"),
-        (Family::V6, Host::Ip(ip)) if ip.is_ipv4() => ("-6", "an IPv4"),
+    let (flag, wrong) = match (family, target.host()) {
+        (Family::V4, Some(Host::Ip(ip))) if ip.is_ipv6() => ("-4", "an IPv6"),
+        (Family::V6, Some(Host::Ip(ip))) if ip.is_ipv4() => ("-6", "an IPv4"),
         _ => return Ok(()),
     };
     Err(bad(
@@ -533,9 +551,10 @@ pub fn help() -> String {
     format!(
         "\
 service-precheck {version}
-Wait until the services a process depends on resolve in DNS or accept TCP
-connections, then exit 0 or exec COMMAND. Made for Kubernetes initContainers:
-a headless service's DNS name for a pod exists only while the pod is ready.
+Wait until the services a process depends on resolve in DNS, accept TCP
+connections or answer HTTP, then exit 0 or exec COMMAND. Made for Kubernetes
+initContainers: a headless service's DNS name for a pod exists only while the
+pod is ready.
 
 USAGE:
   service-precheck [OPTIONS] TARGET... [-- COMMAND [ARG...]]
@@ -548,8 +567,18 @@ TARGETS:
                             address of HOST
   ...?min=N                 DNS: at least N distinct addresses; TCP: at least N
                             distinct addresses accept a connection (1 to {max_min})
+  http://HOST[:PORT][/PATH[?QUERY]]
+                            ready when a GET answers 200-399 (redirects are not
+                            followed); only status and headers are read, within
+                            the connect timeout again
+  http://...#status=CODES   other success statuses: 200, 200-299, 200,204
+                            (the # part is not sent). https:// is refused: no
+                            TLS; check tcp://HOST:443 or a plain-HTTP port
+  file:///ABS/PATH          ready when the path exists (symlinks followed)
+  unix:///ABS/PATH          ready when a stream socket there accepts
   A bare IP address (10.0.0.5, ::1, ::1:5432) is refused: it checks nothing.
-  Write a port check as IPV4:PORT or [IPV6]:PORT. Quote targets with ? in shells.
+  Write a port check as IPV4:PORT or [IPV6]:PORT. Quote targets with ?, # or &
+  in shells.
 
 OPTIONS:                                    (environment variable; default)
   -t, --timeout DURATION      one deadline for everything; 0 means none
@@ -557,8 +586,8 @@ OPTIONS:                                    (environment variable; default)
   -i, --interval DURATION     pause between attempts of one target, >= 10ms
                               (PRECHECK_INTERVAL; 1s)
       --connect-timeout DURATION
-                              bound on one TCP connect attempt
-                              (PRECHECK_CONNECT_TIMEOUT; 1s)
+                              bound on one TCP or unix connect attempt, and
+                              on an HTTP answer (PRECHECK_CONNECT_TIMEOUT; 1s)
       --min-ready N           succeed once N targets are ready, 1 to the number
                               of targets (PRECHECK_MIN_READY; all targets)
       --any                   same as --min-ready 1
@@ -572,6 +601,7 @@ OPTIONS:                                    (environment variable; default)
   -V, --version               print the version
 
   PRECHECK_TARGETS            more targets, separated by commas or white space
+                              (after a #, commas belong to the status list)
   NO_COLOR                    when set, never colour the log (colour is used
                               only when stderr is a terminal)
   A flag wins over its variable. DURATION: 500ms, 30s, 5m, '1h 30m'; one too
@@ -674,6 +704,23 @@ mod tests {
         assert_eq!(config(&["a"], &env).log_format, Format::Json);
         let flag_wins = config(&["--log-format=text", "a"], &env).log_format;
         assert_eq!(flag_wins, Format::Text);
+    }
+
+    #[test]
+    fn precheck_targets_words() {
+        assert_eq!(env_words("b:1, c\n d,,"), ["b:1", "c", "d"]);
+        assert_eq!(
+            env_words("db:5432,http://es:9200/#status=200,204 file:///x,y"),
+            [
+                "db:5432",
+                "http://es:9200/#status=200,204",
+                "file:///x",
+                "y"
+            ]
+        );
+        let c = config(&[], &[("PRECHECK_TARGETS", "a,http://x/#status=200,204")]);
+        assert_eq!(c.targets[1].spelling, "http://x/#status=200,204");
+        assert_eq!(env_words(" , "), [] as [&str; 0]);
     }
 
     #[test]

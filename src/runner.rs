@@ -24,7 +24,7 @@ use crate::exit::Exit;
 use crate::logging::{Line, Secs, emit};
 use crate::probe::{self, Outcome, Probe, Reason};
 use crate::signals;
-use crate::target::{Host, Target};
+use crate::target::{Host, Kind, Target};
 
 /// The nice value of probe threads (see `probe_loop`).
 const PROBE_NICE: libc::c_int = 10;
@@ -92,18 +92,28 @@ pub fn start(
         .stack_size(64 * 1024)
         .spawn(move || {
             let starter = Starter { probing, tx, stop };
-            let (literal, named): (Vec<_>, Vec<_>) = targets
-                .into_iter()
-                .enumerate()
-                .partition(|(_, t)| matches!(t.host, Host::Ip(_)) && t.port.is_some());
+            let (literal, named): (Vec<_>, Vec<_>) =
+                targets.into_iter().enumerate().partition(|(_, t)| {
+                    matches!(
+                        t.kind,
+                        Kind::Tcp {
+                            host: Host::Ip(_),
+                            ..
+                        }
+                    )
+                });
             for (index, target) in named {
                 if !starter.spawn(index, target, None) {
                     return;
                 }
             }
             let addrs: Vec<SocketAddr> = (literal.iter())
-                .filter_map(|(_, t)| match (&t.host, t.port) {
-                    (Host::Ip(ip), Some(port)) => Some(SocketAddr::new(*ip, port)),
+                .filter_map(|(_, t)| match t.kind {
+                    Kind::Tcp {
+                        host: Host::Ip(ip),
+                        port,
+                        ..
+                    } => Some(SocketAddr::new(ip, port)),
                     _ => None,
                 })
                 .collect();

@@ -1,7 +1,12 @@
 //! The target grammar: what the user asks to wait for, parsed once at the edge.
 //!
 //! `NAME`, `dns://NAME`, `HOST:PORT`, `tcp://HOST:PORT` and `[V6]:PORT`, each optionally followed
-//! by `?min=N`. A malformed target is a usage error whose message quotes the target.
+//! by `?min=N`; `http://HOST[:PORT][/PATH[?QUERY]][#status=CODES]`, `file:///ABS/PATH` and
+//! `unix:///ABS/PATH`. A malformed target is a usage error whose message quotes the target.
+//!
+//! A target's spelling is printed as it is in log lines, so the grammar lets through no
+//! character that `quoted` would escape: a DNS or TCP target's grammar allows none, an http://
+//! URL is printable ASCII (anything else is %-encoded), a file:// or unix:// path printable ASCII.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
@@ -13,16 +18,96 @@ use crate::quote::quoted;
 /// A `min` above it could never be met by the shipped static binary, so it is refused.
 pub const MAX_MIN: usize = 48;
 
+/// The most bytes of a unix socket path: `sun_path` holds 108, with the terminating NUL.
+pub const MAX_UNIX_PATH: usize = 107;
+
 /// One thing to wait for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
     /// The target exactly as the user wrote it, for log lines.
     pub spelling: String,
+    pub kind: Kind,
+}
+
+/// What is checked, and what makes it ready. `min` is how many distinct addresses must resolve
+/// (DNS) or accept a connection (TCP).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Dns {
+        host: Host,
+        min: usize,
+    },
+    Tcp {
+        host: Host,
+        port: u16,
+        min: usize,
+    },
+    Http(Http),
+    /// Ready when the absolute path exists.
+    File(String),
+    /// Ready when a stream socket at the absolute path accepts.
+    Unix(String),
+}
+
+/// An http:// target: ready when a GET answers with a status in `statuses`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Http {
     pub host: Host,
-    /// `Some(port)` for a TCP target, `None` for a DNS target.
-    pub port: Option<u16>,
-    /// How many distinct addresses must resolve (DNS) or accept a connection (TCP).
-    pub min: usize,
+    pub port: u16,
+    /// The request, built once: `GET` with the path and query exactly as written (`/` when
+    /// there is no path), the Host header (HOST as written, with `:PORT` unless the port is 80),
+    /// User-Agent, Accept and `Connection: close`.
+    pub request: String,
+    pub statuses: Statuses,
+}
+
+/// The statuses that count as ready: inclusive ranges. The default is 200-399, as a Kubernetes
+/// httpGet probe counts success.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Statuses {
+    ranges: Vec<(u16, u16)>,
+    /// Whether the user gave them (`#status=`): reasons then name the set.
+    pub given: bool,
+}
+
+impl Statuses {
+    pub fn default_set() -> Statuses {
+        Statuses {
+            ranges: vec![(200, 399)],
+            given: false,
+        }
+    }
+
+    pub fn contains(&self, code: u16) -> bool {
+        self.ranges
+            .iter()
+            .any(|&(lo, hi)| (lo..=hi).contains(&code))
+    }
+}
+
+impl fmt::Display for Statuses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, &(lo, hi)) in self.ranges.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            if lo == hi {
+                write!(f, "{sep}{lo}")?;
+            } else {
+                write!(f, "{sep}{lo}-{hi}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Target {
+    /// The host to resolve or connect to, for the kinds that have one.
+    pub fn host(&self) -> Option<&Host> {
+        match &self.kind {
+            Kind::Dns { host, .. } | Kind::Tcp { host, .. } => Some(host),
+            Kind::Http(http) => Some(&http.host),
+            Kind::File(_) | Kind::Unix(_) => None,
+        }
+    }
 }
 
 /// The host part of a target: a name for the resolver, or a literal address that needs none.
@@ -59,6 +144,15 @@ enum TargetErrorKind {
     MinTooLarge(usize),
     MinOnLiteral(usize),
     BareLiteral(IpAddr),
+    Https,
+    UrlChar(char),
+    PathChar(char),
+    RelativePath(&'static str),
+    UnixPathTooLong(usize),
+    UnknownOption(String),
+    BadStatus(String),
+    ReversedStatus(String),
+    MinOnHttp,
 }
 
 impl fmt::Display for TargetError {
@@ -70,7 +164,7 @@ impl fmt::Display for TargetError {
             EmptyHost => write!(f, "the host is empty"),
             UnknownScheme(s) => write!(
                 f,
-                "unknown scheme {}, expected dns:// or tcp://",
+                "unknown scheme {}, expected dns://, tcp://, http://, file:// or unix://",
                 quoted(&format!("{s}://"))
             ),
             BadChar(c) => write!(
@@ -110,6 +204,48 @@ impl fmt::Display for TargetError {
                     None => write!(f, "e.g. '{ip}:5432'"),
                 }
             }
+            Https => write!(
+                f,
+                "https:// needs TLS, which would make this 300 KB binary several times larger; \
+                 check the port with tcp://HOST:443 instead, or point an http:// target at a \
+                 plain-HTTP health port"
+            ),
+            UrlChar(c) => write!(
+                f,
+                "{} is not allowed in a URL: write it %-encoded",
+                quoted(&c.to_string())
+            ),
+            PathChar(c) => write!(
+                f,
+                "{} is not allowed in a path: log lines print it as it is, so it must be printable ASCII",
+                quoted(&c.to_string())
+            ),
+            RelativePath(scheme) => write!(
+                f,
+                "the path must be absolute, as in {scheme}:///ABS/PATH (three slashes)"
+            ),
+            UnixPathTooLong(n) => write!(
+                f,
+                "the socket path is {n} bytes long, more than {MAX_UNIX_PATH} (the most a unix socket address holds)"
+            ),
+            UnknownOption(k) => write!(
+                f,
+                "unknown key {} after '#', expected status=CODES (e.g. #status=200-299)",
+                quoted(k)
+            ),
+            BadStatus(v) => write!(
+                f,
+                "status {} is not a code from 100 to 599, a range LOW-HIGH of them, or a list of these separated by ','",
+                quoted(v)
+            ),
+            ReversedStatus(v) => {
+                write!(f, "status range {} is reversed: write LOW-HIGH", quoted(v))
+            }
+            MinOnHttp => write!(
+                f,
+                "min=N is not offered for http:// targets: one address answering is enough, \
+                 and the URL's query goes to the server as written"
+            ),
         }
     }
 }
@@ -127,6 +263,24 @@ impl FromStr for Target {
         if spelling.is_empty() {
             return Err(err(TargetErrorKind::Empty));
         }
+        if let Some((scheme, rest)) = spelling.split_once("://") {
+            let kind = match scheme.to_ascii_lowercase().as_str() {
+                "http" => Some(parse_http(rest)),
+                "https" => Some(Err(TargetErrorKind::Https)),
+                "file" => Some(parse_path(rest, "file").map(Kind::File)),
+                "unix" => Some(parse_path(rest, "unix").and_then(|path| match path.len() {
+                    n if n > MAX_UNIX_PATH => Err(TargetErrorKind::UnixPathTooLong(n)),
+                    _ => Ok(Kind::Unix(path)),
+                })),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                return Ok(Target {
+                    spelling: spelling.to_string(),
+                    kind: kind.map_err(err)?,
+                });
+            }
+        }
         let (rest, query) = match spelling.split_once('?') {
             Some((rest, query)) => (rest, Some(query)),
             None => (spelling, None),
@@ -139,7 +293,7 @@ impl FromStr for Target {
             Some((scheme, rest)) => (Some(scheme.to_ascii_lowercase()), rest),
             None => (None, rest),
         };
-        let (host, port) = match scheme.as_deref() {
+        let (host, port): (Host, Option<u16>) = match scheme.as_deref() {
             Some("dns") => {
                 if let Ok(ip) = rest.parse::<IpAddr>() {
                     return Err(err(TargetErrorKind::BareLiteral(ip)));
@@ -171,11 +325,13 @@ impl FromStr for Target {
         if min > 1 && matches!(host, Host::Ip(_)) {
             return Err(err(TargetErrorKind::MinOnLiteral(min)));
         }
+        let kind = match port {
+            Some(port) => Kind::Tcp { host, port, min },
+            None => Kind::Dns { host, min },
+        };
         Ok(Target {
             spelling: spelling.to_string(),
-            host,
-            port,
-            min,
+            kind,
         })
     }
 }
@@ -220,6 +376,104 @@ fn parse_query(query: &str) -> Result<usize, TargetErrorKind> {
     }
     // split('&') always yields at least one item, so min is set or we returned an error.
     Ok(min.unwrap_or(1))
+}
+
+/// What follows `http://`: `HOST[:PORT][/PATH[?QUERY]][#status=CODES]`, printable ASCII.
+fn parse_http(rest: &str) -> Result<Kind, TargetErrorKind> {
+    if let Some(c) = rest.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(TargetErrorKind::UrlChar(c));
+    }
+    let (url, options) = match rest.split_once('#') {
+        Some((url, options)) => (url, Some(options)),
+        None => (rest, None),
+    };
+    let end = (url.bytes()).position(|b| b == b'/' || b == b'?');
+    let (authority, path) = url.split_at(end.unwrap_or(url.len()));
+    let (host_text, port) = match authority.rsplit_once(':') {
+        // `[::1]` alone has colons but no port.
+        Some((host, port)) if !host.starts_with('[') || host.ends_with(']') => {
+            (host, parse_port(port)?)
+        }
+        _ => (authority, 80),
+    };
+    let host = match host_text.strip_prefix('[') {
+        Some(inner) => {
+            let addr = inner
+                .strip_suffix(']')
+                .and_then(|a| a.parse::<Ipv6Addr>().ok());
+            Host::Ip(IpAddr::V6(addr.ok_or(TargetErrorKind::BadBracket)?))
+        }
+        None if host_text.contains(':') => return Err(TargetErrorKind::BadBracket),
+        None => parse_host(host_text)?,
+    };
+    // `?min=N` reads like the option of tcp:// targets, but the query belongs to the server.
+    if let Some(query) = path.split_once('?').map(|(_, q)| q) {
+        let n = query.strip_prefix("min=").unwrap_or("");
+        if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(TargetErrorKind::MinOnHttp);
+        }
+    }
+    let slash = if path.starts_with('/') { "" } else { "/" };
+    let host_header = if port == 80 { host_text } else { authority };
+    let request = format!(
+        "GET {slash}{path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: service-precheck/{}\r\n\
+         Accept: */*\r\nConnection: close\r\n\r\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    let mut statuses = None;
+    for pair in options.into_iter().flat_map(|o| o.split('&')) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "status" if statuses.is_some() => {
+                return Err(TargetErrorKind::DuplicateQueryKey(key.to_string()));
+            }
+            "status" => statuses = Some(parse_statuses(value)?),
+            "min" => return Err(TargetErrorKind::MinOnHttp),
+            _ => return Err(TargetErrorKind::UnknownOption(key.to_string())),
+        }
+    }
+    Ok(Kind::Http(Http {
+        host,
+        port,
+        request,
+        statuses: statuses.unwrap_or_else(Statuses::default_set),
+    }))
+}
+
+/// `200`, `200-299`, `200,204`, `200-299,304`: codes from 100 to 599.
+fn parse_statuses(value: &str) -> Result<Statuses, TargetErrorKind> {
+    let code = |s: &str| match s.as_bytes() {
+        &[a @ b'1'..=b'5', b, c] if b.is_ascii_digit() && c.is_ascii_digit() => {
+            Ok(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
+        }
+        _ => Err(TargetErrorKind::BadStatus(s.to_string())),
+    };
+    let mut ranges = Vec::new();
+    for item in value.split(',') {
+        let (lo, hi) = match item.split_once('-') {
+            Some((lo, hi)) => (code(lo)?, code(hi)?),
+            None => (code(item)?, code(item)?),
+        };
+        if lo > hi {
+            return Err(TargetErrorKind::ReversedStatus(item.to_string()));
+        }
+        ranges.push((lo, hi));
+    }
+    Ok(Statuses {
+        ranges,
+        given: true,
+    })
+}
+
+/// What follows `file://` or `unix://`: an absolute path, taken literally (no %-decoding).
+fn parse_path(rest: &str, scheme: &'static str) -> Result<String, TargetErrorKind> {
+    if let Some(c) = rest.chars().find(|&c| !(c == ' ' || c.is_ascii_graphic())) {
+        return Err(TargetErrorKind::PathChar(c));
+    }
+    if !rest.starts_with('/') {
+        return Err(TargetErrorKind::RelativePath(scheme));
+    }
+    Ok(rest.to_string())
 }
 
 /// `HOST:PORT` or `[V6]:PORT`.
@@ -305,19 +559,37 @@ mod tests {
         Host::Name(n.to_string())
     }
 
+    fn dns(s: &str) -> (Host, usize) {
+        match parse(s).kind {
+            Kind::Dns { host, min } => (host, min),
+            k => panic!("{s:?} is not a DNS target: {k:?}"),
+        }
+    }
+
+    fn tcp(s: &str) -> (Host, u16, usize) {
+        match parse(s).kind {
+            Kind::Tcp { host, port, min } => (host, port, min),
+            k => panic!("{s:?} is not a TCP target: {k:?}"),
+        }
+    }
+
+    fn http(s: &str) -> Http {
+        match parse(s).kind {
+            Kind::Http(http) => http,
+            k => panic!("{s:?} is not an HTTP target: {k:?}"),
+        }
+    }
+
     #[test]
     fn dns_names() {
         for s in ["mysql-0.mysql.ns", "dns://mysql-0.mysql.ns"] {
-            let t = parse(s);
-            assert_eq!(t.host, name("mysql-0.mysql.ns"));
-            assert_eq!(t.port, None);
-            assert_eq!(t.min, 1);
-            assert_eq!(t.spelling, s);
+            assert_eq!(dns(s), (name("mysql-0.mysql.ns"), 1));
+            assert_eq!(parse(s).spelling, s);
         }
-        assert_eq!(parse("localhost").host, name("localhost"));
-        assert_eq!(parse("db.example.com.").host, name("db.example.com."));
-        assert_eq!(parse("DNS://Upper.Case").host, name("Upper.Case"));
-        assert_eq!(parse("_srv._tcp.x").host, name("_srv._tcp.x"));
+        assert_eq!(dns("localhost").0, name("localhost"));
+        assert_eq!(dns("db.example.com.").0, name("db.example.com."));
+        assert_eq!(dns("DNS://Upper.Case").0, name("Upper.Case"));
+        assert_eq!(dns("_srv._tcp.x").0, name("_srv._tcp.x"));
     }
 
     #[test]
@@ -342,28 +614,23 @@ mod tests {
 
     #[test]
     fn tcp_targets() {
-        let t = parse("db:5432");
-        assert_eq!((t.host, t.port), (name("db"), Some(5432)));
-        let t = parse("tcp://db.ns:5432");
-        assert_eq!((t.host, t.port), (name("db.ns"), Some(5432)));
-        let t = parse("[::1]:5432");
-        assert_eq!(
-            (t.host, t.port),
-            (Host::Ip("::1".parse().unwrap()), Some(5432))
-        );
-        let t = parse("tcp://[::1]:1");
-        assert_eq!(t.port, Some(1));
-        let t = parse("127.0.0.1:65535");
-        assert_eq!(t.port, Some(65535));
+        assert_eq!(tcp("db:5432"), (name("db"), 5432, 1));
+        assert_eq!(tcp("tcp://db.ns:5432"), (name("db.ns"), 5432, 1));
+        let v6 = Host::Ip("::1".parse().unwrap());
+        assert_eq!(tcp("[::1]:5432"), (v6, 5432, 1));
+        assert_eq!(tcp("tcp://[::1]:1").1, 1);
+        assert_eq!(tcp("127.0.0.1:65535").1, 65535);
     }
 
     #[test]
     fn min_query() {
-        assert_eq!(parse("dns://zk-headless.ns?min=3").min, 3);
-        let t = parse("tcp://zk-headless.ns:2181?min=2");
-        assert_eq!((t.min, t.port), (2, Some(2181)));
-        assert_eq!(parse("zk:2181?min=48").min, 48);
-        assert_eq!(parse("zk?min=1").min, 1);
+        assert_eq!(dns("dns://zk-headless.ns?min=3").1, 3);
+        assert_eq!(
+            tcp("tcp://zk-headless.ns:2181?min=2"),
+            (name("zk-headless.ns"), 2181, 2)
+        );
+        assert_eq!(tcp("zk:2181?min=48").2, 48);
+        assert_eq!(dns("zk?min=1").1, 1);
     }
 
     #[test]
@@ -372,7 +639,10 @@ mod tests {
             ("", "invalid target '': it is empty"),
             ("dns://", "the host is empty"),
             (":80", "the host is empty"),
-            ("http://x", "unknown scheme 'http://'"),
+            (
+                "ftp://x",
+                "unknown scheme 'ftp://', expected dns://, tcp://, http://, file:// or unix://",
+            ),
             ("a:b:c", "expected [IPV6]:PORT"),
             ("db\u{1b}[2J", "'\\u{1b}' is not allowed"),
             ("my host", "' ' is not allowed in a host name"),
@@ -414,14 +684,203 @@ mod tests {
     #[test]
     fn lengths() {
         let label63 = "a".repeat(63);
-        assert_eq!(parse(&label63).host, name(&label63));
+        assert_eq!(dns(&label63).0, name(&label63));
         assert!(error(&"a".repeat(64)).contains("longer than 63 bytes"));
         // 4 labels of 63 plus 3 dots = 255 bytes.
         let long = [label63.as_str(); 4].join(".");
         assert!(error(&long).contains("255 bytes long, more than 253"));
         let ok = format!("{}.{}.{}.{}", label63, label63, label63, "a".repeat(61));
         assert_eq!(ok.len(), 253);
-        assert_eq!(parse(&ok).host, name(&ok));
-        assert_eq!(parse(&format!("{ok}.")).host, name(&format!("{ok}.")));
+        assert_eq!(dns(&ok).0, name(&ok));
+        assert_eq!(dns(&format!("{ok}.")).0, name(&format!("{ok}.")));
+    }
+
+    /// The request line and the Host header of an http:// target.
+    fn request(s: &str) -> (String, String) {
+        let h = http(s);
+        let lines: Vec<&str> = h.request.split("\r\n").collect();
+        let tail = format!(
+            "User-Agent: service-precheck/{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert!(h.request.ends_with(&tail), "{:?}", h.request);
+        (lines[0].to_string(), lines[1].to_string())
+    }
+
+    #[test]
+    fn http_targets() {
+        let h = http("http://keycloak:8080/health/ready");
+        assert_eq!((h.host, h.port), (name("keycloak"), 8080));
+        assert_eq!(h.statuses, Statuses::default_set());
+        let get =
+            |line: &str, host: &str| (format!("GET {line} HTTP/1.1"), format!("Host: {host}"));
+        assert_eq!(
+            request("http://keycloak:8080/health/ready"),
+            get("/health/ready", "keycloak:8080")
+        );
+        assert_eq!(http("HTTP://Es:80").port, 80);
+        assert_eq!(request("HTTP://Es:80"), get("/", "Es"));
+        let t = "http://es:9200/_cluster/health?wait_for_status=yellow&timeout=1s#status=200";
+        assert_eq!(
+            request(t),
+            get(
+                "/_cluster/health?wait_for_status=yellow&timeout=1s",
+                "es:9200"
+            )
+        );
+        assert_eq!(http(t).statuses.to_string(), "200");
+        assert!(http(t).statuses.given);
+        // The query reaches the server byte for byte: no decoding, no normalising.
+        assert_eq!(
+            request("http://x?a=%2F..%20&b=c/d"),
+            get("/?a=%2F..%20&b=c/d", "x")
+        );
+        assert_eq!(request("http://x/?min=2&max=3"), get("/?min=2&max=3", "x"));
+        let h = http("http://[::1]:8080/");
+        assert_eq!((h.host, h.port), (Host::Ip("::1".parse().unwrap()), 8080));
+        assert_eq!(request("http://[::1]:8080/"), get("/", "[::1]:8080"));
+        assert_eq!(http("http://[fd00::1]/x").port, 80);
+        assert_eq!(request("http://[fd00::1]/x"), get("/x", "[fd00::1]"));
+        let h = http("http://127.0.0.1:80/x");
+        assert_eq!(h.host, Host::Ip("127.0.0.1".parse().unwrap()));
+        assert_eq!(request("http://127.0.0.1:80/x"), get("/x", "127.0.0.1"));
+    }
+
+    #[test]
+    fn status_sets() {
+        let set = |s: &str| http(&format!("http://x/#status={s}")).statuses;
+        let s = set("200-299");
+        assert!(s.contains(200) && s.contains(299) && !s.contains(300) && !s.contains(199));
+        let s = set("200,204");
+        assert!(s.contains(204) && !s.contains(201));
+        assert_eq!(s.to_string(), "200,204");
+        assert_eq!(set("100-599,418").to_string(), "100-599,418");
+        let d = Statuses::default_set();
+        assert!(d.contains(200) && d.contains(399) && !d.contains(400) && !d.contains(199));
+        assert!(!d.given);
+    }
+
+    #[test]
+    fn file_and_unix_targets() {
+        let t = parse("file:///run/secrets/db-password");
+        assert_eq!(t.kind, Kind::File("/run/secrets/db-password".into()));
+        assert_eq!(t.host(), None);
+        // Taken literally: no %-decoding, and `?` and `#` are part of the name.
+        assert_eq!(
+            parse("file:///a%20b?c#d").kind,
+            Kind::File("/a%20b?c#d".into())
+        );
+        assert_eq!(parse("file:///").kind, Kind::File("/".into()));
+        assert_eq!(
+            parse("file:///tmp/my file").kind,
+            Kind::File("/tmp/my file".into())
+        );
+        assert_eq!(
+            parse("UNIX:///run/docker.sock").kind,
+            Kind::Unix("/run/docker.sock".into())
+        );
+        let longest = format!("/{}", "s".repeat(MAX_UNIX_PATH - 1));
+        assert_eq!(
+            parse(&format!("unix://{longest}")).kind,
+            Kind::Unix(longest)
+        );
+    }
+
+    #[test]
+    fn malformed_urls_are_usage_errors_that_quote_the_target() {
+        let cases = [
+            ("https://es:9200/", "https:// needs TLS"),
+            ("HTTPS://es/", "check the port with tcp://HOST:443"),
+            ("https://es/", "plain-HTTP health port"),
+            ("http://", "the host is empty"),
+            ("http:///health", "the host is empty"),
+            ("http://:8080/", "the host is empty"),
+            ("http://?x", "the host is empty"),
+            ("http://es:/", "port '' is not a number"),
+            ("http://es:0/", "port '0'"),
+            ("http://es:65536", "port '65536'"),
+            ("http://es:http/", "port 'http'"),
+            ("http://es:+80", "port '+80'"),
+            ("http://::1/", "expected [IPV6]"),
+            ("http://[::1/", "expected [IPV6]"),
+            ("http://[es]:80/", "expected [IPV6]"),
+            ("http://[::1]x/", "expected [IPV6]"),
+            ("http://user@es/", "'@' is not allowed in a host name"),
+            ("http://es..x/", "empty label"),
+            (
+                "http://es/a b",
+                "' ' is not allowed in a URL: write it %-encoded",
+            ),
+            ("http://es/\u{e9}", "'\u{e9}' is not allowed in a URL"),
+            ("http://es/\u{1b}[2J", "'\\u{1b}' is not allowed in a URL"),
+            (
+                "http://es/x\r\nX-Evil: 1",
+                "'\\u{d}' is not allowed in a URL",
+            ),
+            ("http://es/\u{202e}", "'\\u{202e}' is not allowed in a URL"),
+            ("http://es/#", "unknown key '' after '#'"),
+            (
+                "http://es/#stat=200",
+                "unknown key 'stat' after '#', expected status=CODES",
+            ),
+            ("http://es/#status=200&x=1", "unknown key 'x'"),
+            (
+                "http://es/#status=200&status=204",
+                "query key 'status' is given twice",
+            ),
+            (
+                "http://es/#status=",
+                "status '' is not a code from 100 to 599",
+            ),
+            ("http://es/#status=99", "status '99'"),
+            ("http://es/#status=600", "status '600'"),
+            ("http://es/#status=+200", "status '+200'"),
+            ("http://es/#status=200-", "status ''"),
+            ("http://es/#status=200,,204", "status ''"),
+            ("http://es/#status=2xx", "status '2xx'"),
+            ("http://es/#status=200-299-300", "status '299-300'"),
+            (
+                "http://es/#status=299-200",
+                "status range '299-200' is reversed",
+            ),
+            (
+                "http://es/?min=2",
+                "min=N is not offered for http:// targets",
+            ),
+            ("http://es?min=2", "min=N is not offered"),
+            ("http://es/#min=2", "min=N is not offered"),
+            (
+                "file://relative/path",
+                "the path must be absolute, as in file:///ABS/PATH",
+            ),
+            ("file://", "the path must be absolute"),
+            (
+                "unix://run/x.sock",
+                "as in unix:///ABS/PATH (three slashes)",
+            ),
+            (
+                "file:///tmp/\u{1b}]0;x\u{7}",
+                "'\\u{1b}' is not allowed in a path",
+            ),
+            ("file:///tmp/a\nb", "'\\u{a}' is not allowed in a path"),
+            (
+                "unix:///tmp/\u{200b}",
+                "'\\u{200b}' is not allowed in a path",
+            ),
+            (
+                "file:///tmp/caf\u{e9}",
+                "'\u{e9}' is not allowed in a path: log lines print it as it is",
+            ),
+        ];
+        for (input, want) in cases {
+            let got = error(input);
+            assert!(got.contains(want), "{input:?}: {got:?} lacks {want:?}");
+            assert!(
+                got.starts_with(&format!("invalid target {}: ", quoted(input))),
+                "{got:?} does not quote {input:?}"
+            );
+        }
+        let long = format!("unix:///{}", "s".repeat(MAX_UNIX_PATH));
+        assert!(error(&long).contains("is 108 bytes long, more than 107"));
     }
 }

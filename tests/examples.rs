@@ -357,7 +357,7 @@ fn compose_example_prefixes_the_command_and_depends_on_its_targets() {
         other => panic!("app has no depends_on list or map: {other:?}"),
     };
     for t in &config.targets {
-        if let target::Host::Name(host) = &t.host {
+        if let Some(target::Host::Name(host)) = t.host() {
             assert!(
                 depends.contains(host),
                 "app waits for {host} but does not depend_on it"

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use service_precheck::cli::{self, Action};
 use service_precheck::quote::quoted;
-use service_precheck::target::Host;
+use service_precheck::target::{Host, Kind};
 
 const SEED: u64 = 0x5eed_0008_2026;
 const CASES: usize = 4000;
@@ -535,6 +535,8 @@ fn quotable(case: &Case) -> Vec<String> {
                     .filter(|w| !w.is_empty())
                     .map(String::from),
             );
+            // After a '#' a comma belongs to the status list: those words are whole.
+            out.extend(cli::env_words(&v).into_iter().map(String::from));
         }
         out.push(v);
     }
@@ -561,11 +563,21 @@ fn check_config(config: &cli::Config) -> Result<(), String> {
         ));
     }
     for t in &config.targets {
-        if t.port.is_none() && matches!(t.host, Host::Ip(_)) {
+        if matches!(
+            t.kind,
+            Kind::Dns {
+                host: Host::Ip(_),
+                ..
+            }
+        ) {
             return Err(format!(
                 "bare IP literal {:?} accepted as a DNS target",
                 t.spelling
             ));
+        }
+        // Log lines print a target's spelling as it is.
+        if let Some(c) = t.spelling.chars().find(|&c| must_escape(c)) {
+            return Err(format!("raw {c:?} in the accepted target {:?}", t.spelling));
         }
     }
     if config.interval < cli::MIN_INTERVAL {

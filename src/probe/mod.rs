@@ -1,25 +1,35 @@
-//! One attempt at one target: resolve the name or connect to the port, and say *why* it failed.
+//! One attempt at one target: resolve the name, connect to the port, GET the URL, look for the
+//! file or the socket, and say *why* it failed.
 //!
-//! The outcome and reason types and the family logic live here; each kind of check has its own
-//! module (`dns`, `tcp`). A `Probe` is one target's state across attempts.
+//! The outcome and reason types, the dispatch and the family logic live here; each kind of check
+//! has its own module (`dns`, `tcp`, `http`, `file`, `unix`). TCP and HTTP targets get their
+//! addresses from the same resolution path. A `Probe` is one target's state across attempts.
 
 mod dns;
+mod file;
+mod http;
 mod tcp;
+mod unix;
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::thread;
 use std::time::Duration;
 
 use crate::cli::Family;
-use crate::target::{Host, Target};
+use crate::target::{Host, Http, Kind, Target};
 use dns::Lookup;
+pub use file::FileError;
+pub use http::{HttpError, MAX_HEAD};
 pub use tcp::{ConnectError, connect_many};
+pub use unix::UnixError;
 
 /// What one attempt found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// The addresses that resolved (DNS) or accepted a connection (TCP), sorted.
+    /// The addresses that resolved (DNS), accepted a connection (TCP) or answered with a
+    /// success status (HTTP), sorted; the path (file, unix: a socket's address is its path).
     Ready(Vec<String>),
     NotReady(Reason),
     /// A request the resolver calls malformed: a bug here, not a state of the world.
@@ -46,7 +56,37 @@ pub enum Reason {
         want: usize,
         failure: Option<(SocketAddr, ConnectError)>,
     },
+    /// The first address's failure, when no address answered with a success status.
+    Http(SocketAddr, HttpError),
+    File(FileError),
+    Unix(UnixError),
     NoAnswerYet,
+}
+
+impl Reason {
+    /// Whether the reason proves the target is not there (no such name, a refused connection,
+    /// a status outside the success set, a missing file), as opposed to not knowing (a timeout,
+    /// a DNS server failure, a permission error). For one address: of several, the first
+    /// failure is kept.
+    pub fn proves_absent(&self) -> bool {
+        let refused =
+            |e: &ConnectError| matches!(e, ConnectError::Refused | ConnectError::ToItself);
+        match self {
+            Reason::NoSuchName | Reason::NoAddress(_) | Reason::TooFew { .. } => true,
+            Reason::Connect(_, e) | Reason::Http(_, HttpError::Connect(e)) => refused(e),
+            Reason::TooFewAccept { failure, .. } => {
+                failure.as_ref().is_none_or(|(_, e)| refused(e))
+            }
+            Reason::Http(_, e) => matches!(e, HttpError::Status { .. }),
+            Reason::File(e) => matches!(e, FileError::Missing | FileError::NotADirectory),
+            Reason::Unix(e) => matches!(e, UnixError::Missing | UnixError::Refused),
+            Reason::ServerFailure
+            | Reason::LookupFailed
+            | Reason::Resolver(_)
+            | Reason::NoResolverConfig(_)
+            | Reason::NoAnswerYet => false,
+        }
+    }
 }
 
 impl fmt::Display for Reason {
@@ -80,9 +120,39 @@ impl fmt::Display for Reason {
                     None => write!(f, "; the name has fewer addresses"),
                 }
             }
+            Reason::Http(addr, e) => write_http(f, *addr, e),
+            Reason::File(e) => write!(f, "{e}"),
+            Reason::Unix(e) => write!(f, "{e}"),
             Reason::NoAnswerYet => write!(f, "no answer yet"),
         }
     }
+}
+
+fn write_http(f: &mut fmt::Formatter<'_>, addr: SocketAddr, e: &HttpError) -> fmt::Result {
+    match e {
+        HttpError::Connect(e) => return write_connect(f, addr, e),
+        HttpError::Status {
+            code,
+            expected: Some(set),
+            ..
+        } => write!(f, "HTTP {code} not in {set}"),
+        HttpError::Status { code, phrase, .. } if phrase.is_empty() => write!(f, "HTTP {code}"),
+        HttpError::Status { code, phrase, .. } => write!(f, "HTTP {code} {phrase}"),
+        HttpError::NoResponse(t) => write!(
+            f,
+            "no HTTP response within {}",
+            humantime::format_duration(*t)
+        ),
+        HttpError::NotHttp => write!(f, "not an HTTP response"),
+        HttpError::TooLong => write!(f, "HTTP headers longer than {} KiB", MAX_HEAD / 1024),
+        HttpError::Closed => write!(f, "connection closed before a complete HTTP response"),
+        HttpError::Io(errno) => write!(
+            f,
+            "HTTP exchange failed: {}",
+            std::io::Error::from_raw_os_error(*errno)
+        ),
+    }?;
+    write!(f, " ({addr})")
 }
 
 fn write_connect(f: &mut fmt::Formatter<'_>, addr: SocketAddr, e: &ConnectError) -> fmt::Result {
@@ -131,14 +201,37 @@ impl Probe {
         }
     }
 
-    /// One attempt, a family at a time: IPv4 first, then IPv6 only when IPv4 did not already
-    /// make the target ready, the DNS service answered and the name exists. So a broken AAAA
-    /// answer never delays a good A answer, and the common case costs one lookup.
+    /// One attempt.
+    pub fn attempt(&mut self) -> Outcome {
+        match &self.target.kind {
+            Kind::File(path) => match file::check(path) {
+                Ok(()) => Outcome::Ready(vec![path.clone()]),
+                Err(e) => Outcome::NotReady(Reason::File(e)),
+            },
+            Kind::Unix(path) => match unix::connect(path, self.connect_timeout) {
+                Ok(()) => Outcome::Ready(vec![path.clone()]),
+                Err(e) => Outcome::NotReady(Reason::Unix(e)),
+            },
+            Kind::Dns { .. } | Kind::Tcp { .. } | Kind::Http(_) => self.each_family(),
+        }
+    }
+
+    /// A family at a time: IPv4 first, then IPv6 only when IPv4 did not already make the target
+    /// ready, the DNS service answered and the name exists. So a broken AAAA answer never delays
+    /// a good A answer, and the common case costs one lookup.
     ///
     /// `min` counts the addresses of one family: in a dual-stack cluster every pod of a headless
     /// service has an A and an AAAA record, and two pods must not pass for `min=3`.
-    pub fn attempt(&mut self) -> Outcome {
-        let target = &self.target;
+    fn each_family(&mut self) -> Outcome {
+        let host = match &self.target.kind {
+            Kind::Dns { host, .. } | Kind::Tcp { host, .. } | Kind::Http(Http { host, .. }) => host,
+            // attempt() handles the kinds without a host.
+            Kind::File(_) | Kind::Unix(_) => return Outcome::NotReady(Reason::NoAnswerYet),
+        };
+        let min = match &self.target.kind {
+            Kind::Dns { min, .. } | Kind::Tcp { min, .. } => *min,
+            _ => 1,
+        };
         let families: &[(Family, i32)] = match self.family {
             Family::V4 => &[(Family::V4, libc::AF_INET)],
             Family::V6 => &[(Family::V6, libc::AF_INET6)],
@@ -148,10 +241,11 @@ impl Probe {
         let mut best_resolved: Vec<IpAddr> = Vec::new();
         let mut best_accepted: Vec<SocketAddr> = Vec::new();
         let mut resolved_any = false;
-        let mut failure: Option<(SocketAddr, ConnectError)> = None;
+        // The first failure of an address (TCP: always a connect error).
+        let mut failure: Option<(SocketAddr, HttpError)> = None;
         let mut worst: Option<Lookup> = None;
         for &(fam, af) in families {
-            let mut found = match &target.host {
+            let mut found = match host {
                 Host::Ip(ip) if (af == libc::AF_INET) == ip.is_ipv4() => vec![*ip],
                 Host::Ip(_) => continue,
                 Host::Name(name) => match dns::lookup(name, af) {
@@ -184,24 +278,43 @@ impl Probe {
             found.sort_unstable();
             found.dedup();
             resolved_any = true;
-            match target.port {
-                None if found.len() >= target.min => return Outcome::Ready(strings(&found)),
-                None if found.len() > best_resolved.len() => best_resolved = found,
-                None => {}
-                Some(port) => {
+            let timeout = self.connect_timeout;
+            match &self.target.kind {
+                Kind::Dns { .. } if found.len() >= min => {
+                    return Outcome::Ready(strings(&found));
+                }
+                Kind::Dns { .. } if found.len() > best_resolved.len() => best_resolved = found,
+                Kind::Dns { .. } | Kind::File(_) | Kind::Unix(_) => {}
+                Kind::Tcp { port, .. } | Kind::Http(Http { port, .. }) => {
+                    let port = *port;
                     let (known, new): (Vec<IpAddr>, Vec<IpAddr>) = found
                         .iter()
                         .partition(|ip| self.accepted.contains(&SocketAddr::new(**ip, port)));
-                    let (accepted, failed) = tcp::connect_all(&new, port, self.connect_timeout);
-                    self.accepted.extend(&accepted);
-                    failure = failure.or(failed);
-                    // One port: sorting the addresses sorts the socket addresses.
+                    let new: Vec<SocketAddr> = new
+                        .into_iter()
+                        .map(|ip| SocketAddr::new(ip, port))
+                        .collect();
+                    let kind = &self.target.kind;
+                    // One result type for both kinds keeps one copy of the threading code.
+                    let results = each_address(&new, &|addr| match kind {
+                        Kind::Http(http) => http::get(addr, http, timeout),
+                        _ => tcp::connect(addr, timeout).map_err(HttpError::Connect),
+                    });
                     let mut ok: Vec<IpAddr> = known;
-                    ok.extend(accepted.iter().map(SocketAddr::ip));
+                    for (addr, result) in new.into_iter().zip(results) {
+                        match result {
+                            Ok(_) => {
+                                self.accepted.insert(addr);
+                                ok.push(addr.ip());
+                            }
+                            Err(e) => failure = failure.or(Some((addr, e))),
+                        }
+                    }
+                    // One port: sorting the addresses sorts the socket addresses.
                     ok.sort_unstable();
                     let ok: Vec<SocketAddr> =
                         ok.into_iter().map(|ip| SocketAddr::new(ip, port)).collect();
-                    if ok.len() >= target.min {
+                    if ok.len() >= min {
                         return Outcome::Ready(strings(&ok));
                     }
                     if ok.len() > best_accepted.len() {
@@ -210,7 +323,7 @@ impl Probe {
                 }
             }
         }
-        Outcome::NotReady(match (target.port, failure) {
+        Outcome::NotReady(match (&self.target.kind, failure) {
             _ if !resolved_any => match worst {
                 Some(Lookup::Again) => Reason::ServerFailure,
                 Some(Lookup::Fail) => Reason::LookupFailed,
@@ -223,18 +336,56 @@ impl Probe {
                     Reason::NoAddress(self.family)
                 }
             },
-            (None, _) => Reason::TooFew {
-                have: best_resolved,
-                want: target.min,
-            },
-            (Some(_), Some((addr, e))) if target.min == 1 => Reason::Connect(addr, e),
-            (Some(_), failure) => Reason::TooFewAccept {
+            (Kind::Http(_), Some((addr, e))) => Reason::Http(addr, e),
+            (Kind::Tcp { .. }, Some((addr, HttpError::Connect(e)))) if min == 1 => {
+                Reason::Connect(addr, e)
+            }
+            (Kind::Tcp { .. }, failure) => Reason::TooFewAccept {
                 have: best_accepted.len(),
-                want: target.min,
-                failure,
+                want: min,
+                failure: failure.and_then(|(addr, e)| match e {
+                    HttpError::Connect(e) => Some((addr, e)),
+                    _ => None,
+                }),
+            },
+            _ => Reason::TooFew {
+                have: best_resolved,
+                want: min,
             },
         })
     }
+}
+
+/// Runs `check` on every address at once (a hung address must not delay the others) and
+/// returns the results in `addrs` order. One address needs no thread.
+fn each_address(
+    addrs: &[SocketAddr],
+    check: &(dyn Fn(SocketAddr) -> Result<(), HttpError> + Sync),
+) -> Vec<Result<(), HttpError>> {
+    if addrs.len() == 1 {
+        return vec![check(addrs[0])];
+    }
+    thread::scope(|s| {
+        let handles: Vec<_> = addrs
+            .iter()
+            .map(|&addr| {
+                thread::Builder::new()
+                    .stack_size(64 * 1024)
+                    .spawn_scoped(s, move || check(addr))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(addrs)
+            .map(|(handle, &addr)| match handle {
+                // A panic aborts the process (panic = "abort"), so join only returns Ok; the
+                // check is repeated here rather than unwrapped.
+                Ok(h) => h.join().unwrap_or_else(|_| check(addr)),
+                // No thread to spare: check from this one instead.
+                Err(_) => check(addr),
+            })
+            .collect()
+    })
 }
 
 fn strings<'a, T: fmt::Display + 'a>(items: impl IntoIterator<Item = &'a T>) -> Vec<String> {
@@ -360,5 +511,77 @@ mod tests {
             p.attempt(),
             Outcome::NotReady(Reason::NoAddress(Family::V4))
         );
+    }
+
+    #[test]
+    fn absence_is_told_from_not_knowing() {
+        let a: SocketAddr = "10.0.0.2:8080".parse().unwrap();
+        let status = HttpError::Status {
+            code: 503,
+            phrase: "Service Unavailable".into(),
+            expected: None,
+        };
+        let absent = [
+            Reason::NoSuchName,
+            Reason::NoAddress(Family::V4),
+            Reason::Connect(a, ConnectError::Refused),
+            Reason::Http(a, HttpError::Connect(ConnectError::Refused)),
+            Reason::Http(a, status),
+            Reason::File(FileError::Missing),
+            Reason::File(FileError::NotADirectory),
+            Reason::Unix(UnixError::Missing),
+            Reason::Unix(UnixError::Refused),
+        ];
+        let unknown = [
+            Reason::ServerFailure,
+            Reason::LookupFailed,
+            Reason::Connect(a, ConnectError::TimedOut(Duration::from_secs(1))),
+            Reason::Http(a, HttpError::NoResponse(Duration::from_secs(1))),
+            Reason::Http(a, HttpError::NotHttp),
+            Reason::Http(a, HttpError::TooLong),
+            Reason::File(FileError::Other(libc::EACCES)),
+            Reason::Unix(UnixError::TimedOut(Duration::from_secs(1))),
+            Reason::Unix(UnixError::Other(libc::EACCES)),
+            Reason::NoAnswerYet,
+        ];
+        for r in absent {
+            assert!(r.proves_absent(), "{r:?}");
+        }
+        for r in unknown {
+            assert!(!r.proves_absent(), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn http_reasons_read_as_documented() {
+        let a: SocketAddr = "10.0.0.2:8080".parse().unwrap();
+        let status = |phrase: &str, expected: Option<&str>| HttpError::Status {
+            code: 301,
+            phrase: phrase.into(),
+            expected: expected.map(String::from),
+        };
+        let cases = [
+            (
+                status("Moved Permanently", None),
+                "HTTP 301 Moved Permanently (10.0.0.2:8080)",
+            ),
+            (status("", None), "HTTP 301 (10.0.0.2:8080)"),
+            (
+                status("Moved", Some("200-299")),
+                "HTTP 301 not in 200-299 (10.0.0.2:8080)",
+            ),
+            (
+                HttpError::NoResponse(Duration::from_secs(1)),
+                "no HTTP response within 1s (10.0.0.2:8080)",
+            ),
+            (HttpError::NotHttp, "not an HTTP response (10.0.0.2:8080)"),
+            (
+                HttpError::Connect(ConnectError::Refused),
+                "connection refused (10.0.0.2:8080)",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(Reason::Http(a, e).to_string(), text);
+        }
     }
 }

@@ -11,6 +11,7 @@
 
 mod dns;
 mod flows;
+mod http;
 mod lab;
 mod resolver;
 mod run;
@@ -43,6 +44,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(system::scenarios());
     all.extend(resolver::scenarios());
     all.extend(flows::scenarios());
+    all.extend(http::scenarios());
     all
 }
 
