@@ -528,7 +528,7 @@ fn parse_log_format(source: &'static str, value: &str) -> Result<Format, UsageEr
 fn parse_log_filter(value: &str) -> Result<String, UsageError> {
     env_filter::Builder::new()
         .try_parse(value)
-        .map_err(|e| bad("PRECHECK_LOG", value, e.to_string()))?;
+        .map_err(|e| bad("PRECHECK_LOG", value, crate::quote::escaped(&e.to_string())))?;
     Ok(value.to_string())
 }
 

@@ -11,6 +11,21 @@ pub fn quoted(s: &str) -> Quoted<'_> {
     Quoted(s)
 }
 
+/// `s` with the characters a terminal would act on escaped, without quotes: for text that
+/// others wrote around user input (a library's error message).
+pub fn escaped(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if needs_escape(c) {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// See [`quoted`].
 pub struct Quoted<'a>(&'a str);
 
@@ -52,5 +67,6 @@ mod tests {
             "'\\u{7f}\\u{85}\\u{9}\\u{a}'"
         );
         assert_eq!(quoted("héllo ✓").to_string(), "'héllo ✓'");
+        assert_eq!(escaped("bad \u{200e}x' \\"), "bad \\u{200e}x' \\");
     }
 }
