@@ -47,6 +47,8 @@ pub enum Event {
         addrs: Vec<String>,
         /// When the attempt that found the target ready finished.
         at: Instant,
+        /// The name that answered, when it is not the one typed.
+        answered_as: Option<String>,
     },
     NotReady {
         index: usize,
@@ -123,7 +125,13 @@ pub fn start(
                 let first = match result {
                     Some(Ok(())) => {
                         let addrs = vec![addr.to_string()];
-                        if starter.tx.send(Event::Ready { index, addrs, at }).is_err() {
+                        let ready = Event::Ready {
+                            index,
+                            addrs,
+                            at,
+                            answered_as: None,
+                        };
+                        if starter.tx.send(ready).is_err() {
                             return;
                         }
                         continue;
@@ -211,6 +219,7 @@ fn probe_loop(
                     index,
                     addrs,
                     at: now,
+                    answered_as: probe.answered_as().map(str::to_string),
                 }
             }
             Outcome::Fatal(message) => Event::Fatal { index, message },
@@ -304,7 +313,12 @@ impl State<'_> {
     fn handle(&mut self, event: Event) -> Option<Exit> {
         let targets = &self.config.targets;
         match event {
-            Event::Ready { index, addrs, at } => {
+            Event::Ready {
+                index,
+                addrs,
+                at,
+                answered_as,
+            } => {
                 let t = &targets[index].spelling;
                 let after = Secs(at - self.start);
                 if self.deadline.is_some_and(|d| at > d) {
@@ -314,8 +328,13 @@ impl State<'_> {
                     emit(Level::Info, line, msg);
                     return None;
                 }
-                let line = Line::new("ready").target(t).addresses(&addrs);
-                let msg = format_args!("{t}: ready after {after}: {}", addrs.join(", "));
+                let line = (Line::new("ready").target(t).addresses(&addrs))
+                    .canonical(answered_as.as_deref());
+                let shown = match &answered_as {
+                    Some(name) => format!(" (as {name})"),
+                    None => String::new(),
+                };
+                let msg = format_args!("{t}: ready after {after}: {}{shown}", addrs.join(", "));
                 emit(Level::Info, line, msg);
                 if !self.ready[index] {
                     self.ready[index] = true;

@@ -18,12 +18,14 @@ use crate::cli::Family;
 /// a name that does not exist yet sends to the cluster DNS.
 pub const NONAME_IS_FINAL: bool = cfg!(target_env = "musl");
 
-/// The addresses of `name` in family `af` (AF_INET or AF_INET6), or why there are none.
-pub fn lookup(name: &str, af: i32) -> Result<Vec<IpAddr>, Lookup> {
+/// The addresses of `name` in family `af` (AF_INET or AF_INET6) and the canonical name that
+/// answered (the search-list candidate, or a CNAME's target), or why there are none.
+pub fn lookup(name: &str, af: i32) -> Result<(Vec<IpAddr>, Option<String>), Lookup> {
     let hints = AddrInfoHints {
         // No AI_ADDRCONFIG: musl and glibc apply it differently, and a pod's interfaces say
-        // nothing about whether a name is ready. Flags 0 also makes EAI_BADFLAGS meaningful.
-        flags: 0,
+        // nothing about whether a name is ready. AI_CANONNAME is a valid flag, so EAI_BADFLAGS
+        // still means musl could not read resolv.conf (see `Lookup::NoConfig`).
+        flags: libc::AI_CANONNAME,
         address: af,
         socktype: libc::SOCK_STREAM,
         protocol: 0,
@@ -37,8 +39,11 @@ pub fn lookup(name: &str, af: i32) -> Result<Vec<IpAddr>, Lookup> {
         }
     };
     let mut ips = Vec::new();
+    let mut canonical = None;
     // An entry that cannot be decoded (an unknown family) is skipped, not fatal.
     for info in found.flatten() {
+        // The first entry carries the canonical name.
+        canonical = canonical.or(info.canonname);
         let ip = info.sockaddr.ip();
         let wanted = match af {
             libc::AF_INET => ip.is_ipv4(),
@@ -48,7 +53,15 @@ pub fn lookup(name: &str, af: i32) -> Result<Vec<IpAddr>, Lookup> {
             ips.push(ip);
         }
     }
-    Ok(ips)
+    Ok((ips, canonical))
+}
+
+/// `canonical` when it names another host than `typed` (case and a trailing dot aside): the
+/// name that actually answered, worth showing when a search list or a CNAME was involved.
+pub fn answered_as(typed: &str, canonical: Option<&str>) -> Option<String> {
+    let canonical = canonical?;
+    let bare = |s: &str| s.strip_suffix('.').unwrap_or(s).to_ascii_lowercase();
+    (bare(typed) != bare(canonical)).then(|| crate::quote::escaped(canonical))
 }
 
 /// A getaddrinfo error as the waiting loop sees it. Ordered by `rank`: when both families
@@ -90,7 +103,7 @@ fn classify(e: LookupError, errno: io::Error) -> Lookup {
         LookupErrorKind::NoData => Lookup::NoData,
         LookupErrorKind::Again => Lookup::Again,
         LookupErrorKind::Fail => Lookup::Fail,
-        // We never pass flags, so "bad flags" is musl failing to open resolv.conf.
+        // Our only flag is valid, so "bad flags" is musl failing to open resolv.conf.
         LookupErrorKind::Badflags => Lookup::NoConfig(match errno.raw_os_error() {
             Some(0) | None => "unknown error".to_string(),
             Some(_) => errno.to_string(),
@@ -144,6 +157,24 @@ mod tests {
                 l => panic!("{other}: {l:?}"),
             }
         }
+    }
+
+    #[test]
+    fn the_answering_name_is_shown_only_when_it_differs() {
+        let full = Some("mysql-0.mysql.shop.svc.cluster.local");
+        let shown = answered_as("mysql-0.mysql", full);
+        assert_eq!(shown.as_deref(), full);
+        assert_eq!(
+            answered_as("mysql-0.mysql.shop.svc.cluster.local.", full),
+            None
+        );
+        assert_eq!(
+            answered_as("MySQL-0.mysql.shop.svc.cluster.local", full),
+            None
+        );
+        assert_eq!(answered_as("db", None), None);
+        let odd = answered_as("db", Some("x\u{1b}y"));
+        assert_eq!(odd.as_deref(), Some("x\\u{1b}y"));
     }
 
     #[test]

@@ -189,6 +189,9 @@ pub struct Probe {
     /// MariaDB block a client host after `max_connect_errors` connections closed before the
     /// handshake, and a `?min=3` target waiting for its third replica must not get there.
     accepted: BTreeSet<SocketAddr>,
+    /// The name that answered the last lookup that made the target ready, when it is not the
+    /// name the user typed (see `dns::answered_as`).
+    answered_as: Option<String>,
 }
 
 impl Probe {
@@ -198,7 +201,14 @@ impl Probe {
             family,
             connect_timeout,
             accepted: BTreeSet::new(),
+            answered_as: None,
         }
+    }
+
+    /// After a Ready: the name that answered, when a search list or CNAME made it another
+    /// than the one typed (`mysql-0.mysql` answered as `mysql-0.mysql.shop.svc.cluster.local`).
+    pub fn answered_as(&self) -> Option<&str> {
+        self.answered_as.as_deref()
     }
 
     /// One attempt.
@@ -249,7 +259,10 @@ impl Probe {
                 Host::Ip(ip) if (af == libc::AF_INET) == ip.is_ipv4() => vec![*ip],
                 Host::Ip(_) => continue,
                 Host::Name(name) => match dns::lookup(name, af) {
-                    Ok(found) if !found.is_empty() => found,
+                    Ok((found, canonical)) if !found.is_empty() => {
+                        self.answered_as = dns::answered_as(name, canonical.as_deref());
+                        found
+                    }
                     Ok(_) => {
                         worst = worse(worst, Lookup::NoData);
                         continue;

@@ -42,6 +42,7 @@ pub fn scenarios() -> Vec<Scenario> {
         s("family_6", family_6),
         s("dual_stack_min_counts_one_family", dual_stack_min),
         s("trailing_dot_and_ndots", trailing_dot_and_ndots),
+        s("canonical_name_with_search_list", canonical_name),
         s("resolv_conf_changed_while_waiting", resolv_conf_changed),
     ]
 }
@@ -375,6 +376,35 @@ fn trailing_dot_and_ndots(lab: &Lab) -> Result<(), String> {
     let mut run = lab.precheck(&["-t", "1s", "mysql-0.mysql.ns1."])?;
     run.expect_exit(1, LONG)?;
     run.expect_line("mysql-0.mysql.ns1.: not ready at the deadline: no such name (NXDOMAIN)")?;
+    Ok(())
+}
+
+/// With a pod's search list the ready line names the name that answered, when it is not the one
+/// typed: a wildcard or a stray record in a search domain can no longer pass unnoticed.
+fn canonical_name(lab: &Lab) -> Result<(), String> {
+    let dns = server(lab)?;
+    lab.resolv_conf(&format!("nameserver 127.0.0.53\n{K8S_SEARCH}"))?;
+    let full = "mysql-0.mysql.ns1.svc.cluster.local";
+    dns.set(full, &[addr("10.244.1.10")]);
+
+    let mut run = lab.precheck(&["-t", "5s", "mysql-0.mysql.ns1"])?;
+    run.expect_exit(0, LONG)?;
+    run.expect_line("mysql-0.mysql.ns1: ready after")?;
+    let line = run.expect_line(&format!("10.244.1.10 (as {full})"))?;
+    lab.measure("ready line with a search list", &line);
+
+    // Typed in full (here with the trailing dot), nothing is added.
+    let mut run = lab.precheck(&["-t", "5s", &format!("{full}.")])?;
+    run.expect_exit(0, LONG)?;
+    let line = run.expect_line(&format!("{full}.: ready after"))?;
+    if line.contains("(as ") {
+        return Err(format!("the typed name was shown again: {line}"));
+    }
+
+    // JSON: the same name in `canonical`.
+    let mut run = lab.precheck(&["--log-format", "json", "-t", "5s", "mysql-0.mysql.ns1"])?;
+    run.expect_exit(0, LONG)?;
+    run.expect_line(&format!("\"canonical\":\"{full}\""))?;
     Ok(())
 }
 
