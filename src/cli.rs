@@ -38,6 +38,8 @@ pub struct Config {
     /// An env_logger filter, already checked.
     pub log_filter: String,
     pub log_format: Format,
+    /// `--invert`: wait until the targets are definitely gone.
+    pub invert: bool,
     /// The command to exec after success, byte-exact; empty for none.
     pub command: Vec<OsString>,
 }
@@ -215,6 +217,7 @@ struct Flags {
     /// -v minus -q, when either was given.
     verbosity: Option<i32>,
     log_format: Option<Format>,
+    invert: bool,
     targets: Vec<Target>,
 }
 
@@ -249,6 +252,7 @@ fn read_flags(args: Vec<OsString>) -> Result<Read, UsageError> {
             }
             Long("min-ready") => f.min_ready = Some(value(&mut parser, &args, "--min-ready")?),
             Long("any") => f.any = true,
+            Long("invert") => f.invert = true,
             Long("log-format") => {
                 let v = value(&mut parser, &args, "--log-format")?;
                 f.log_format = Some(parse_log_format("--log-format", &v)?)
@@ -402,6 +406,7 @@ fn configure(
         family,
         log_filter,
         log_format,
+        invert: f.invert,
         command,
     })
 }
@@ -591,6 +596,11 @@ OPTIONS:                                    (environment variable; default)
       --min-ready N           succeed once N targets are ready, 1 to the number
                               of targets (PRECHECK_MIN_READY; all targets)
       --any                   same as --min-ready 1
+      --invert                wait until targets are gone instead: a name that
+                              does not resolve (NXDOMAIN, NODATA), a refused
+                              connection, an HTTP status outside the set, a
+                              missing file or socket; a DNS failure or a
+                              timeout is no proof and never counts
   -4, -6                      only IPv4 / only IPv6 addresses count (both)
   -q, -v                      quieter / more detail, repeatable; they win over
                               PRECHECK_LOG, an env_logger filter (info)
@@ -693,6 +703,8 @@ mod tests {
         assert_eq!(c.family, Family::V4);
         assert_eq!(c.log_filter, "trace");
         assert_eq!(config(&["--any", "a", "b"], &[]).min_ready, 1);
+        assert!(config(&["--invert", "a"], &[]).invert);
+        assert!(!config(&["a"], &[]).invert);
         assert_eq!(config(&["-6", "a"], &[]).family, Family::V6);
         assert_eq!(config(&["-q", "a"], &[]).log_filter, "warn");
         assert_eq!(config(&["-qqqqq", "a"], &[]).log_filter, "off");
@@ -800,6 +812,7 @@ mod tests {
             "--min-ready",
             "PRECHECK_MIN_READY",
             "--any",
+            "--invert",
             "PRECHECK_LOG",
             "--log-format",
             "PRECHECK_LOG_FORMAT",

@@ -96,6 +96,7 @@ fn run() -> Exit {
         interval: config.interval,
         connect_timeout: config.connect_timeout,
         family: config.family,
+        invert: config.invert,
     };
     let stop = Arc::new(AtomicBool::new(false));
     if let Err(e) = runner::start(config.targets.clone(), probing, tx, stop.clone()) {

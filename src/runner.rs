@@ -49,6 +49,8 @@ pub enum Event {
         at: Instant,
         /// The name that answered, when it is not the one typed.
         answered_as: Option<String>,
+        /// Under `--invert`: the proof that the target is gone.
+        gone: Option<Reason>,
     },
     NotReady {
         index: usize,
@@ -72,6 +74,8 @@ pub struct Probing {
     pub interval: Duration,
     pub connect_timeout: Duration,
     pub family: Family,
+    /// `--invert`: a target counts when it is definitely gone.
+    pub invert: bool,
 }
 
 /// How long the first, shared attempt at TCP targets on IP literals may take (see `start`).
@@ -96,13 +100,15 @@ pub fn start(
             let starter = Starter { probing, tx, stop };
             let (literal, named): (Vec<_>, Vec<_>) =
                 targets.into_iter().enumerate().partition(|(_, t)| {
-                    matches!(
-                        t.kind,
-                        Kind::Tcp {
-                            host: Host::Ip(_),
-                            ..
-                        }
-                    )
+                    // Under --invert a target that is up is a reason to wait: no shortcut.
+                    !probing.invert
+                        && matches!(
+                            t.kind,
+                            Kind::Tcp {
+                                host: Host::Ip(_),
+                                ..
+                            }
+                        )
                 });
             for (index, target) in named {
                 if !starter.spawn(index, target, None) {
@@ -130,6 +136,7 @@ pub fn start(
                             addrs,
                             at,
                             answered_as: None,
+                            gone: None,
                         };
                         if starter.tx.send(ready).is_err() {
                             return;
@@ -161,11 +168,17 @@ impl Starter {
             return false;
         }
         let probe = Probe::new(target, self.probing.family, self.probing.connect_timeout);
+        let probe = if self.probing.invert {
+            probe.forgetful()
+        } else {
+            probe
+        };
+        let invert = self.probing.invert;
         let (tx, stop) = (self.tx.clone(), self.stop.clone());
         let interval = self.probing.interval;
         let spawned = thread::Builder::new()
             .stack_size(PROBE_STACK)
-            .spawn(move || probe_loop(index, probe, first, interval, &tx, &stop));
+            .spawn(move || probe_loop(index, probe, first, interval, invert, &tx, &stop));
         match spawned {
             Ok(_) => true,
             Err(error) => {
@@ -183,6 +196,7 @@ fn probe_loop(
     mut probe: Probe,
     first: Option<Reason>,
     interval: Duration,
+    invert: bool,
     tx: &Sender<Event>,
     stop: &AtomicBool,
 ) {
@@ -204,7 +218,16 @@ fn probe_loop(
         if stop.load(Ordering::Relaxed) {
             return;
         }
-        let outcome = probe.attempt();
+        let (outcome, gone) = match probe.attempt() {
+            outcome if !invert => (outcome, None),
+            // Inverted: proof of absence is what counts; being there is a reason to wait, and
+            // so is not knowing (a DNS failure, a timeout).
+            Outcome::Ready(addrs) => (Outcome::NotReady(Reason::StillThere(addrs)), None),
+            Outcome::NotReady(reason) if reason.proves_absent() => {
+                (Outcome::Ready(Vec::new()), Some(reason))
+            }
+            outcome => (outcome, None),
+        };
         let now = Instant::now();
         let event = match outcome {
             Outcome::Ready(addrs) => {
@@ -220,6 +243,7 @@ fn probe_loop(
                     addrs,
                     at: now,
                     answered_as: probe.answered_as().map(str::to_string),
+                    gone,
                 }
             }
             Outcome::Fatal(message) => Event::Fatal { index, message },
@@ -298,6 +322,13 @@ pub fn wait(
     }
 }
 
+/// The words of the log lines, which `--invert` turns around.
+struct Words {
+    ready: &'static str,
+    not: &'static str,
+    not_event: &'static str,
+}
+
 /// What the main thread knows while it waits.
 struct State<'a> {
     config: &'a Config,
@@ -318,31 +349,51 @@ impl State<'_> {
                 addrs,
                 at,
                 answered_as,
+                gone,
             } => {
                 let t = &targets[index].spelling;
                 let after = Secs(at - self.start);
+                let word = self.words().ready;
                 if self.deadline.is_some_and(|d| at > d) {
-                    let line = Line::new("ready_late").target(t).addresses(&addrs);
+                    let event = if gone.is_some() {
+                        "gone_late"
+                    } else {
+                        "ready_late"
+                    };
+                    let line = Line::new(event).target(t).addresses(&addrs);
                     let msg =
-                        format_args!("{t}: ready after {after}, past the deadline: not counted");
+                        format_args!("{t}: {word} after {after}, past the deadline: not counted");
                     emit(Level::Info, line, msg);
                     return None;
                 }
-                let line = (Line::new("ready").target(t).addresses(&addrs))
-                    .canonical(answered_as.as_deref());
-                let shown = match &answered_as {
-                    Some(name) => format!(" (as {name})"),
-                    None => String::new(),
-                };
-                let msg = format_args!("{t}: ready after {after}: {}{shown}", addrs.join(", "));
-                emit(Level::Info, line, msg);
+                match gone {
+                    Some(reason) => {
+                        let line = Line::new("gone").target(t).reason(&reason);
+                        emit(
+                            Level::Info,
+                            line,
+                            format_args!("{t}: gone after {after}: {reason}"),
+                        );
+                    }
+                    None => {
+                        let line = (Line::new("ready").target(t).addresses(&addrs))
+                            .canonical(answered_as.as_deref());
+                        let shown = match &answered_as {
+                            Some(name) => format!(" (as {name})"),
+                            None => String::new(),
+                        };
+                        let addrs = addrs.join(", ");
+                        let msg = format_args!("{t}: ready after {after}: {addrs}{shown}");
+                        emit(Level::Info, line, msg);
+                    }
+                }
                 if !self.ready[index] {
                     self.ready[index] = true;
                     self.ready_count += 1;
                 }
                 if self.ready_count >= self.config.min_ready {
                     let (n, of) = (self.ready_count, targets.len());
-                    let msg = format_args!("ready: {n} of {of} targets");
+                    let msg = format_args!("{word}: {n} of {of} targets");
                     emit(Level::Info, Line::new("success"), msg);
                     return Some(Exit::Ready);
                 }
@@ -350,8 +401,9 @@ impl State<'_> {
             }
             Event::NotReady { index, reason } => {
                 let t = &targets[index].spelling;
-                let line = Line::new("not_ready").target(t).reason(&reason);
-                emit(Level::Info, line, format_args!("{t}: not ready: {reason}"));
+                let (event, not) = (self.words().not_event, self.words().not);
+                let line = Line::new(event).target(t).reason(&reason);
+                emit(Level::Info, line, format_args!("{t}: {not}: {reason}"));
                 self.last[index] = Some(reason);
                 None
             }
@@ -393,31 +445,44 @@ impl State<'_> {
     }
 
     fn deadline_passed(&self) -> Exit {
+        let words = self.words();
+        let not = words.not;
         for (target, reason) in self.pending().take(PENDING_LINES) {
             let t = &target.spelling;
             let line = Line::new("deadline").target(t).reason(&reason);
-            emit(
-                Level::Error,
-                line,
-                format_args!("{t}: not ready at the deadline: {reason}"),
-            );
+            let msg = format_args!("{t}: {not} at the deadline: {reason}");
+            emit(Level::Error, line, msg);
         }
         let more = self.pending_count().saturating_sub(PENDING_LINES);
         if more > 0 {
-            let msg = format_args!("and {more} more targets not ready at the deadline");
+            let msg = format_args!("and {more} more targets {not} at the deadline");
             emit(Level::Error, Line::new("deadline"), msg);
         }
         // A timeout only happens with a deadline, so config.timeout is set.
         let timeout = humantime::format_duration(self.config.timeout.unwrap_or_default());
-        let (n, of, need) = (
-            self.ready_count,
-            self.config.targets.len(),
-            self.config.min_ready,
-        );
+        let (n, of) = (self.ready_count, self.config.targets.len());
+        let (need, word) = (self.config.min_ready, words.ready);
         let msg =
-            format_args!("deadline of {timeout} passed: {n} of {of} targets ready, {need} needed");
+            format_args!("deadline of {timeout} passed: {n} of {of} targets {word}, {need} needed");
         emit(Level::Error, Line::new("deadline"), msg);
         Exit::Deadline
+    }
+
+    /// What counts is called "ready", or "gone" under `--invert`.
+    fn words(&self) -> Words {
+        if self.config.invert {
+            Words {
+                ready: "gone",
+                not: "not gone",
+                not_event: "not_gone",
+            }
+        } else {
+            Words {
+                ready: "ready",
+                not: "not ready",
+                not_event: "not_ready",
+            }
+        }
     }
 
     fn pending_count(&self) -> usize {
@@ -437,14 +502,15 @@ impl State<'_> {
 /// The start line: targets, quorum and deadline.
 pub fn announce(config: &Config) {
     let n = config.targets.len();
+    let word = if config.invert { "gone" } else { "ready" };
     let quorum = if config.min_ready == n {
         if n == 1 {
-            "it must be ready".to_string()
+            format!("it must be {word}")
         } else {
-            "all must be ready".to_string()
+            format!("all must be {word}")
         }
     } else {
-        format!("{} of {n} must be ready", config.min_ready)
+        format!("{} of {n} must be {word}", config.min_ready)
     };
     let deadline = match config.timeout {
         Some(t) => format!("deadline {}", humantime::format_duration(t)),

@@ -61,6 +61,8 @@ pub enum Reason {
     File(FileError),
     Unix(UnixError),
     NoAnswerYet,
+    /// Under `--invert`: the target is still ready (its addresses, or its path).
+    StillThere(Vec<String>),
 }
 
 impl Reason {
@@ -84,7 +86,8 @@ impl Reason {
             | Reason::LookupFailed
             | Reason::Resolver(_)
             | Reason::NoResolverConfig(_)
-            | Reason::NoAnswerYet => false,
+            | Reason::NoAnswerYet
+            | Reason::StillThere(_) => false,
         }
     }
 }
@@ -124,6 +127,7 @@ impl fmt::Display for Reason {
             Reason::File(e) => write!(f, "{e}"),
             Reason::Unix(e) => write!(f, "{e}"),
             Reason::NoAnswerYet => write!(f, "no answer yet"),
+            Reason::StillThere(what) => write!(f, "still ready: {}", what.join(", ")),
         }
     }
 }
@@ -192,6 +196,9 @@ pub struct Probe {
     /// The name that answered the last lookup that made the target ready, when it is not the
     /// name the user typed (see `dns::answered_as`).
     answered_as: Option<String>,
+    /// Whether `accepted` is kept. Not under `--invert`, which waits for the addresses to stop
+    /// accepting and so must ask them every time.
+    remember: bool,
 }
 
 impl Probe {
@@ -202,7 +209,14 @@ impl Probe {
             connect_timeout,
             accepted: BTreeSet::new(),
             answered_as: None,
+            remember: true,
         }
+    }
+
+    /// Asks every address on every attempt, also those that accepted before (`--invert`).
+    pub fn forgetful(mut self) -> Probe {
+        self.remember = false;
+        self
     }
 
     /// After a Ready: the name that answered, when a search list or CNAME made it another
@@ -317,7 +331,9 @@ impl Probe {
                     for (addr, result) in new.into_iter().zip(results) {
                         match result {
                             Ok(_) => {
-                                self.accepted.insert(addr);
+                                if self.remember {
+                                    self.accepted.insert(addr);
+                                }
                                 ok.push(addr.ip());
                             }
                             Err(e) => failure = failure.or(Some((addr, e))),
