@@ -43,8 +43,13 @@ fn connect_error(e: &io::Error, timeout: Duration) -> ConnectError {
     }
 }
 
-/// Connects to all of `addrs` at once from this thread, with non-blocking sockets, and waits at
-/// most `budget` for them. Each result is `None` when the connect had not finished by then (or
+/// How many connects `connect_many` keeps in flight. Few enough that the descriptors stay below
+/// 64: growing the descriptor table of a process with several threads waits for an RCU grace
+/// period, some 10 ms each time, which would cost more than the connects.
+const WINDOW: usize = 48;
+
+/// Connects to `addrs` from this thread with non-blocking sockets, `WINDOW` at a time, for at
+/// most `budget` in all. Each result is `None` when the connect had not finished by then (or
 /// could not be tried: no socket to spare), else what `connect` would have said.
 ///
 /// Used for the first attempt at TCP targets on IP literals: a target that is already up needs
@@ -54,23 +59,27 @@ pub fn connect_many(
     addrs: &[SocketAddr],
     budget: Duration,
 ) -> Vec<Option<Result<(), ConnectError>>> {
+    let until = std::time::Instant::now() + budget;
     let mut results: Vec<Option<Result<(), ConnectError>>> = vec![None; addrs.len()];
     // The sockets still connecting, with the index of their address.
     let mut pending: Vec<(usize, Socket)> = Vec::new();
-    for (i, addr) in addrs.iter().enumerate() {
-        match Socket::connect(addr) {
-            Ok((socket, false)) => pending.push((i, socket)),
-            Ok((socket, true)) => results[i] = Some(socket.check_peer(addr)),
-            // Out of descriptors: the rest get threads of their own.
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => break,
-            Err(e) => results[i] = Some(Err(connect_error(&e, budget))),
-        }
-    }
-    // The budget is for the answers: it starts once every connect is on its way, and a last
-    // look (a poll that does not wait) takes what came in meanwhile.
-    let until = std::time::Instant::now() + budget;
+    let mut next = 0;
+    // A last look (a poll that does not wait) takes what came in before the budget ran out.
     let mut last_look = false;
-    while !pending.is_empty() && !last_look {
+    while !last_look && (next < addrs.len() || !pending.is_empty()) {
+        while pending.len() < WINDOW && next < addrs.len() {
+            let (i, addr) = (next, &addrs[next]);
+            next += 1;
+            match Socket::connect(addr) {
+                Ok((socket, false)) => pending.push((i, socket)),
+                Ok((socket, true)) => results[i] = Some(socket.check_peer(addr)),
+                // Out of descriptors: the rest get threads of their own.
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                    next = addrs.len();
+                }
+                Err(e) => results[i] = Some(Err(connect_error(&e, budget))),
+            }
+        }
         let left = until.saturating_duration_since(std::time::Instant::now());
         last_look = left.is_zero();
         let mut fds: Vec<libc::pollfd> = (pending.iter())
