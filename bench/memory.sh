@@ -6,8 +6,11 @@
 # memory and the kernel's (thread stacks, task structs, page tables) alike, as a pod's limit
 # counts them. TCP targets are closed loopback ports; DNS targets are names looked up inside a
 # private network namespace whose only nameserver (127.0.0.1) does not answer.
-# Usage: SERVICE_PRECHECK_STATIC=path sh bench/memory.sh
+# Usage: SERVICE_PRECHECK_STATIC=path sh bench/memory.sh   (writes bench/MEMORY.md; `make bench`
+# runs it too)
 set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+out=${MEMORY_OUT:-$here/MEMORY.md}
 bin=${SERVICE_PRECHECK_STATIC:?set SERVICE_PRECHECK_STATIC to the static binary}
 work=$(mktemp -d)
 trap 'rmdir "$cg" 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -49,6 +52,17 @@ run() {
     echo "$rc $(peak)"
 }
 
+exec 3>"$out"
+exec >&3
+echo "# Memory per waiting target"
+echo
+echo "Written by bench/memory.sh (also run by \`make bench\`); do not edit by hand."
+echo
+echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); cgroup v$v; $(nproc) cores."
+echo "- Command: \`SERVICE_PRECHECK_STATIC=$bin sh bench/memory.sh\`"
+echo "- Each run: N targets that never become ready, \`-q -4 -t 3s\`, the peak of the cgroup's"
+echo "  memory (user and kernel, as a pod's limit counts it)."
+echo
 echo "| targets | kind | exit | peak memory (cgroup) |"
 echo "|---|---|---|---|"
 for kind in tcp dns; do
@@ -62,9 +76,10 @@ for kind in tcp dns; do
 done
 echo
 echo "Under a 16 MiB limit (exit 1 = the deadline, the run survived; 137 = OOM-killed):"
+echo
 for kind in tcp dns; do
     for n in 100 200 300 400 500 600; do
         set -- $(run $kind $n 16777216)
-        echo "  $kind $n targets: exit $1, peak $2 B"
+        echo "- $kind, $n targets: exit $1, peak $2 B"
     done
 done

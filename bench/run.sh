@@ -65,6 +65,10 @@ unshare --net --mount --pid --fork --kill-child --mount-proc \
 # --- 7. Against docker-compose-wait: size and scale (loopback only, no namespace needed) -------
 echo "bench: 7: size and scale against docker-compose-wait" >&2
 sh "$here/scale.sh" >/dev/null
+
+# --- 8. Memory per waiting target (bench/memory.sh writes bench/MEMORY.md) ---------------------
+echo "bench: 8: memory per target" >&2
+SERVICE_PRECHECK_STATIC="$bin" sh "$here/memory.sh"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 minutes=$((($(date +%s) - t0 + 59) / 60))
 # shellcheck disable=SC1090 # written by scenarios.sh
@@ -218,6 +222,12 @@ its first connect waits for the kernel's SYN retransmission (1 s). hyperfine, 3 
 EOF
     # SCALE.md without its title and "written by" line, its sections one level down.
     sed '1,4d; s/^## /### /' "$here/SCALE.md"
+    cat <<EOF
+
+## 8. Memory per waiting target (bench/memory.sh, also in bench/MEMORY.md)
+
+EOF
+    sed '1,4d' "$here/MEMORY.md"
     cat <<EOF
 
 ## Targets (issue 5)

@@ -617,8 +617,8 @@ OPTIONS:                                    (environment variable; default)
   A flag wins over its variable. DURATION: 500ms, 30s, 5m, '1h 30m'; one too
   large for the clock is refused.
 
-Each waiting target costs one thread: about 27 KB of memory for TCP, 46 KB
-for DNS, so 16 MiB holds about 500 TCP or 300 DNS targets (see README).
+Each waiting target costs one thread: about 30 KB of memory for TCP, 45 KB
+for DNS, so 16 MiB holds about 450 TCP or 300 DNS targets (see README).
 
 EXIT CODES:
 {table}
