@@ -206,7 +206,7 @@ fn spawn_writer() -> io::Result<()> {
 /// The writer thread: takes a line, writes it with the lock released, says what was dropped.
 fn write_lines(q: &Queue) {
     let mut stderr = io::stderr();
-    let mut batch: Vec<u8> = Vec::new();
+    let mut batch: Vec<Vec<u8>> = Vec::new();
     let mut state = q.lock();
     loop {
         if state.lines.is_empty() {
@@ -218,15 +218,16 @@ fn write_lines(q: &Queue) {
             state.idle = false;
             continue;
         }
-        // Everything queued goes out in one write: a thousand ready targets are one syscall.
+        // Everything queued is taken at once, and written a line a write: a pipe then packs the
+        // lines into its pages, as a reader (and a test that fills the pipe) expects.
         batch.clear();
-        for line in state.lines.drain(..) {
-            batch.extend_from_slice(&line);
-        }
+        batch.extend(state.lines.drain(..));
         state.writing = true;
         drop(state);
-        // A failed write (stderr closed) is not worth stopping for: the lines are lost.
-        let _ = stderr.write_all(&batch);
+        for line in &batch {
+            // A failed write (stderr closed) is not worth stopping for: the line is lost.
+            let _ = stderr.write_all(line);
+        }
         state = q.lock();
         if state.dropped > 0 {
             let dropped = std::mem::take(&mut state.dropped);
