@@ -113,7 +113,7 @@ fn ready_after_the_deadline_behind_a_full_log_pipe_does_not_count() {
             c.stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::from(write));
-            let mut child = c.spawn().expect("spawn");
+            let mut child = Reaped(c.spawn().expect("spawn"));
             drop(c); // our copy of the write end
             assert!(
                 wait_full(&read, &mut child, 512),
@@ -196,7 +196,7 @@ fn blocked_stderr_run(test: &str, extra: &[&str], targets: usize) {
             c.stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::from(write));
-            let mut child = c.spawn().expect("spawn");
+            let mut child = Reaped(c.spawn().expect("spawn"));
             drop(c);
             let status = wait_until(&mut child, Duration::from_secs(3));
             let took = start.elapsed();
@@ -247,7 +247,7 @@ fn sigterm_with_blocked_stderr_is_answered() {
         c.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(write));
-        let mut child = c.spawn().expect("spawn");
+        let mut child = Reaped(c.spawn().expect("spawn"));
         drop(c);
         assert!(wait_full(&read, &mut child, 1024), "stderr never filled up");
         let sent = Instant::now();
@@ -325,7 +325,7 @@ fn signal_before_exec(sig: i32, name: &str) {
     c.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(write));
-    let mut child = c.spawn().expect("spawn");
+    let mut child = Reaped(c.spawn().expect("spawn"));
     drop(c);
     assert!(
         wait_full(&read, &mut child, 512),

@@ -414,3 +414,28 @@ pub fn loopback_targets(n: usize, port: u16) -> Vec<String> {
         .map(|i| format!("127.1.{}.{}:{port}", i / 250, 1 + i % 250))
         .collect()
 }
+
+/// A child that is killed when dropped: a failing test must not leave a binary behind that
+/// waits forever on thousands of targets.
+pub struct Reaped(pub std::process::Child);
+
+impl std::ops::Deref for Reaped {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        // Already gone is fine: kill fails and wait returns the status.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
