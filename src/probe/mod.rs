@@ -71,15 +71,13 @@ impl Reason {
     /// a DNS server failure, a permission error). For one address: of several, the first
     /// failure is kept.
     pub fn proves_absent(&self) -> bool {
-        let refused =
-            |e: &ConnectError| matches!(e, ConnectError::Refused | ConnectError::ToItself);
         match self {
             Reason::NoSuchName | Reason::NoAddress(_) | Reason::TooFew { .. } => true,
-            Reason::Connect(_, e) | Reason::Http(_, HttpError::Connect(e)) => refused(e),
+            Reason::Connect(_, e) => refused(e),
             Reason::TooFewAccept { failure, .. } => {
                 failure.as_ref().is_none_or(|(_, e)| refused(e))
             }
-            Reason::Http(_, e) => matches!(e, HttpError::Status { .. }),
+            Reason::Http(_, e) => proof(e),
             Reason::File(e) => matches!(e, FileError::Missing | FileError::NotADirectory),
             Reason::Unix(e) => matches!(e, UnixError::Missing | UnixError::Refused),
             Reason::ServerFailure
@@ -265,7 +263,8 @@ impl Probe {
         let mut best_resolved: Vec<IpAddr> = Vec::new();
         let mut best_accepted: Vec<SocketAddr> = Vec::new();
         let mut resolved_any = false;
-        // The first failure of an address (TCP: always a connect error).
+        // The first failure of an address (TCP: always a connect error), or the first that
+        // proves nothing: `--invert` may count the target gone only if every address proved it.
         let mut failure: Option<(SocketAddr, HttpError)> = None;
         let mut worst: Option<Lookup> = None;
         for &(fam, af) in families {
@@ -336,7 +335,11 @@ impl Probe {
                                 }
                                 ok.push(addr.ip());
                             }
-                            Err(e) => failure = failure.or(Some((addr, e))),
+                            Err(e) => {
+                                if failure.as_ref().is_none_or(|(_, f)| proof(f) && !proof(&e)) {
+                                    failure = Some((addr, e));
+                                }
+                            }
                         }
                     }
                     // One port: sorting the addresses sorts the socket addresses.
@@ -419,6 +422,19 @@ fn each_address(
 
 fn strings<'a, T: fmt::Display + 'a>(items: impl IntoIterator<Item = &'a T>) -> Vec<String> {
     items.into_iter().map(|i| i.to_string()).collect()
+}
+
+/// Whether a connect error proves nothing listens there.
+fn refused(e: &ConnectError) -> bool {
+    matches!(e, ConnectError::Refused | ConnectError::ToItself)
+}
+
+/// Whether an address's failure proves it is not ready: refused, or a status outside the set.
+fn proof(e: &HttpError) -> bool {
+    match e {
+        HttpError::Connect(e) => refused(e),
+        e => matches!(e, HttpError::Status { .. }),
+    }
 }
 
 fn worse(worst: Option<Lookup>, new: Lookup) -> Option<Lookup> {

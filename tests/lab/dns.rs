@@ -87,6 +87,11 @@ impl Server {
         self.state().records.insert(key(name), addrs.to_vec());
     }
 
+    /// Takes `name` out of the zone: from now on it is NXDOMAIN.
+    pub fn remove(&self, name: &str) {
+        self.state().records.remove(&key(name));
+    }
+
     /// Sets a fault on `name` (`*`: every name), for one record type or (`None`) all of them.
     pub fn fault(&self, name: &str, rtype: Option<RecordType>, fault: Fault) {
         self.state().faults.insert((key(name), rtype), fault);

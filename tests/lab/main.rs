@@ -12,6 +12,7 @@
 mod dns;
 mod flows;
 mod http;
+mod invert;
 mod lab;
 mod resolver;
 mod run;
@@ -45,6 +46,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(resolver::scenarios());
     all.extend(flows::scenarios());
     all.extend(http::scenarios());
+    all.extend(invert::scenarios());
     all
 }
 
