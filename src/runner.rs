@@ -223,9 +223,15 @@ fn probe_loop(
             // Inverted: proof of absence is what counts; being there is a reason to wait, and
             // so is not knowing (a DNS failure, a timeout).
             Outcome::Ready(addrs) => (Outcome::NotReady(Reason::StillThere(addrs)), None),
-            Outcome::NotReady(reason) if reason.proves_absent() => {
-                (Outcome::Ready(Vec::new()), Some(reason))
-            }
+            Outcome::NotReady(reason) if reason.proves_absent() => match probe.unsure() {
+                None => (Outcome::Ready(Vec::new()), Some(reason)),
+                // A refusal on the IPv4 addresses proves nothing while AAAA went unanswered.
+                Some(lookup) => {
+                    let lookup = Box::new(lookup.clone());
+                    let seen = Box::new(reason);
+                    (Outcome::NotReady(Reason::NoProof { seen, lookup }), None)
+                }
+            },
             outcome => (outcome, None),
         };
         let now = Instant::now();
@@ -233,10 +239,11 @@ fn probe_loop(
             Outcome::Ready(addrs) => {
                 let t = &probe.target.spelling;
                 let line = Line::new("attempt").target(t);
+                let word = if gone.is_some() { "gone" } else { "ready" };
                 emit(
                     Level::Debug,
                     line,
-                    format_args!("{t}: attempt {attempt}: ready"),
+                    format_args!("{t}: attempt {attempt}: {word}"),
                 );
                 Event::Ready {
                     index,

@@ -63,6 +63,11 @@ pub enum Reason {
     NoAnswerYet,
     /// Under `--invert`: the target is still ready (its addresses, or its path).
     StillThere(Vec<String>),
+    /// Under `--invert`: absence seen on some addresses, but a lookup failed, so others may be up.
+    NoProof {
+        seen: Box<Reason>,
+        lookup: Box<Reason>,
+    },
 }
 
 impl Reason {
@@ -85,7 +90,8 @@ impl Reason {
             | Reason::Resolver(_)
             | Reason::NoResolverConfig(_)
             | Reason::NoAnswerYet
-            | Reason::StillThere(_) => false,
+            | Reason::StillThere(_)
+            | Reason::NoProof { .. } => false,
         }
     }
 }
@@ -126,6 +132,9 @@ impl fmt::Display for Reason {
             Reason::Unix(e) => write!(f, "{e}"),
             Reason::NoAnswerYet => write!(f, "no answer yet"),
             Reason::StillThere(what) => write!(f, "still ready: {}", what.join(", ")),
+            Reason::NoProof { seen, lookup } => {
+                write!(f, "{seen}, but no proof: a lookup failed: {lookup}")
+            }
         }
     }
 }
@@ -194,6 +203,9 @@ pub struct Probe {
     /// The name that answered the last lookup that made the target ready, when it is not the
     /// name the user typed (see `dns::answered_as`).
     answered_as: Option<String>,
+    /// A lookup of the last attempt that failed without an answer (a DNS failure, not NXDOMAIN
+    /// or NODATA): then a refusal on the other family's addresses proves nothing.
+    unsure: Option<Reason>,
     /// Whether `accepted` is kept. Not under `--invert`, which waits for the addresses to stop
     /// accepting and so must ask them every time.
     remember: bool,
@@ -207,8 +219,15 @@ impl Probe {
             connect_timeout,
             accepted: BTreeSet::new(),
             answered_as: None,
+            unsure: None,
             remember: true,
         }
+    }
+
+    /// Whether the last attempt's lookups left something unknown: a family whose lookup failed
+    /// (EAI_AGAIN, EAI_FAIL, ...) may have addresses that are up. `--invert` takes no proof then.
+    pub fn unsure(&self) -> Option<&Reason> {
+        self.unsure.as_ref()
     }
 
     /// Asks every address on every attempt, also those that accepted before (`--invert`).
@@ -254,6 +273,7 @@ impl Probe {
             Kind::Dns { min, .. } | Kind::Tcp { min, .. } => *min,
             _ => 1,
         };
+        self.unsure = None;
         let families: &[(Family, i32)] = match self.family {
             Family::V4 => &[(Family::V4, libc::AF_INET)],
             Family::V6 => &[(Family::V6, libc::AF_INET6)],
@@ -287,6 +307,7 @@ impl Probe {
                     // fail alike after another full resolver timeout, doubling the wait for
                     // this reason and for the next attempt. `-6` asks AAAA alone.
                     Err(Lookup::Again) if fam == Family::V4 => {
+                        self.unsure = Some(Reason::ServerFailure);
                         worst = worse(worst, Lookup::Again);
                         break;
                     }
@@ -296,6 +317,15 @@ impl Probe {
                         break;
                     }
                     Err(lookup) => {
+                        self.unsure = match &lookup {
+                            Lookup::Again => Some(Reason::ServerFailure),
+                            Lookup::Fail => Some(Reason::LookupFailed),
+                            Lookup::Other(text) => Some(Reason::Resolver(text.clone())),
+                            Lookup::NoConfig(text) => Some(Reason::NoResolverConfig(text.clone())),
+                            Lookup::NoName | Lookup::NoData | Lookup::Fatal(_) => {
+                                self.unsure.take()
+                            }
+                        };
                         worst = worse(worst, lookup);
                         continue;
                     }

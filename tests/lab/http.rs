@@ -70,8 +70,10 @@ fn keycloak(lab: &Lab) -> Result<(), String> {
     *status.lock().unwrap_or_else(|e| e.into_inner()) = (200, "OK");
     run.expect_exit(0, LONG)?;
     let line = run.expect_line(&format!("{target}: ready after"))?;
-    if !line.ends_with(&format!("s: {IP}:8080")) {
-        return Err(format!("the ready line does not name the address: {line}"));
+    // The address, then the name that answered through the pod's search list.
+    let want = format!("s: {IP}:8080 (as keycloak.ns1.svc.cluster.local)");
+    if !line.ends_with(&want) {
+        return Err(format!("the ready line does not end in {want:?}: {line}"));
     }
     let head = heads
         .recv_timeout(LONG)

@@ -28,6 +28,10 @@ pub fn scenarios() -> Vec<Scenario> {
         s("invert_drop_is_never_gone", drop),
         s("invert_tcp_one_refused_one_hanging_is_not_gone", tcp_mixed),
         s("invert_http_one_503_one_hanging_is_not_gone", http_mixed),
+        s(
+            "invert_a_refused_aaaa_servfail_is_not_gone",
+            aaaa_unanswered,
+        ),
     ]
 }
 
@@ -125,6 +129,33 @@ fn refused(lab: &Lab) -> Result<(), String> {
 
 fn drop(lab: &Lab) -> Result<(), String> {
     never_gone(lab, Fault::Drop)
+}
+
+/// The A record's address refuses, but AAAA gets SERVFAIL: an IPv6 address may be up, so no
+/// proof. Once AAAA answers (NODATA), the refusal is proof.
+fn aaaa_unanswered(lab: &Lab) -> Result<(), String> {
+    let dns = server(lab)?;
+    let name = "dual.lab.test";
+    dns.set(name, &[addr("127.0.0.1")]);
+    dns.fault(name, Some(RecordType::AAAA), Fault::ServFail);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port: {e}"))?
+        .port();
+    let target = format!("{name}:{port}");
+    let args = ["--invert", "-i", "200ms", "-t", "2s", &target];
+    let mut run = lab.precheck(&args)?;
+    run.expect_exit(1, LONG)?;
+    run.expect_line(&format!(
+        "{target}: not gone: connection refused (127.0.0.1:{port}), but no proof: \
+         a lookup failed: {EAI_AGAIN}"
+    ))?;
+    run.expect_no_line("gone after")?;
+    dns.fault(name, Some(RecordType::AAAA), Fault::NoData);
+    let mut run = lab.precheck(&["--invert", "-t", "5s", &target])?;
+    run.expect_exit(0, LONG)?;
+    run.expect_line(&format!("{target}: gone after"))?;
+    Ok(())
 }
 
 /// A listener on `ip` whose accept queue is full: a further connect never completes. The
