@@ -6,26 +6,25 @@
 //! Synchronisation waits for the binary's own log lines; time bounds are generous. Only loopback
 //! and `localhost` with -4 are used outside a network namespace of our own.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Far above anything a passing run needs; a hang fails instead of blocking the suite.
-const PATIENCE: Duration = Duration::from_secs(20);
+mod common;
+use common::*;
 
-/// The binary under test: the static one when the Makefile names it, else cargo's.
-fn bin() -> PathBuf {
-    std::env::var_os("SERVICE_PRECHECK_STATIC")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_service-precheck")))
+/// Blocks until `target` was found still there (`what`) on the first attempt and on the
+/// `n`th: the info line comes once (and every 10 s), the -v debug line every attempt.
+fn still_there(run: &mut Running, target: &str, what: &str, n: u32) {
+    run.wait_for(&format!("{target}: not gone: still ready: {what}"));
+    run.wait_for(&format!("{target}: attempt {n}: still ready: {what}"));
 }
 
 /// The binary with `--invert` and these arguments, in a clean environment.
@@ -37,144 +36,6 @@ fn cmd(args: &[&str]) -> Command {
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("NO_COLOR", "1");
     c
-}
-
-/// A running binary whose stderr lines arrive on a channel, to wait for events.
-struct Running {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-    started: Instant,
-    stdout: Option<thread::JoinHandle<String>>,
-}
-
-impl Running {
-    fn start(mut c: Command) -> Running {
-        let started = Instant::now();
-        let mut child = c
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the binary");
-        let err = child.stderr.take().expect("piped stderr");
-        let mut out = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stdout = thread::spawn(move || {
-            let mut text = String::new();
-            let _ = out.read_to_string(&mut text);
-            text
-        });
-        Running {
-            child,
-            lines,
-            seen: Vec::new(),
-            started,
-            stdout: Some(stdout),
-        }
-    }
-
-    /// Blocks until a stderr line contains `text`; fails after PATIENCE.
-    fn wait_for(&mut self, text: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!("no line with {text:?}; saw:\n{}", self.seen.join("\n"));
-                }
-            }
-        }
-    }
-
-    /// Blocks until `target` was found still there (`what`) on the first attempt and on the
-    /// `n`th: the info line comes once (and every 10 s), the -v debug line every attempt.
-    fn still_there(&mut self, target: &str, what: &str, n: u32) {
-        self.wait_for(&format!("{target}: not gone: still ready: {what}"));
-        self.wait_for(&format!("{target}: attempt {n}: still ready: {what}"));
-    }
-
-    fn signal(&self, sig: i32) {
-        // SAFETY: kill with our own child's pid, not yet reaped, and a valid signal number.
-        unsafe { libc::kill(self.child.id() as i32, sig) };
-    }
-
-    /// Waits for the exit: the status, the whole log, stdout, and how long the run took.
-    fn finish(mut self) -> Finished {
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            if self.started.elapsed() > PATIENCE {
-                let _ = self.child.kill();
-                panic!("the binary did not exit; saw:\n{}", self.seen.join("\n"));
-            }
-            thread::sleep(Duration::from_millis(5));
-        };
-        let took = self.started.elapsed();
-        // The reader thread ends at EOF; collect what it still had.
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
-            self.seen.push(line);
-        }
-        let stdout = (self.stdout.take())
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default();
-        Finished {
-            status,
-            log: self.seen.join("\n"),
-            stdout,
-            took,
-        }
-    }
-}
-
-struct Finished {
-    status: ExitStatus,
-    log: String,
-    stdout: String,
-    took: Duration,
-}
-
-impl Finished {
-    fn code(&self, code: i32) -> &Finished {
-        assert_eq!(
-            self.status.code(),
-            Some(code),
-            "{:?}\n{}",
-            self.status,
-            self.log
-        );
-        self
-    }
-
-    fn logged(&self, text: &str) -> &Finished {
-        assert!(self.log.contains(text), "lacks {text:?}:\n{}", self.log);
-        self
-    }
-
-    fn not_logged(&self, text: &str) -> &Finished {
-        assert!(!self.log.contains(text), "has {text:?}:\n{}", self.log);
-        self
-    }
-
-    fn within(&self, bound: Duration) -> &Finished {
-        assert!(self.took < bound, "took {:?}:\n{}", self.took, self.log);
-        self
-    }
 }
 
 /// Runs to the end.
@@ -245,7 +106,7 @@ fn a_listener_is_asked_every_time_until_it_closes() {
     let (listener, target) = open_port();
     let mut run = Running::start(cmd(&["-v", "-i", "50ms", "-t", "15s", &target]));
     // The first attempt too: a listener up is no reason to count (no shortcut for literals).
-    run.still_there(&target, &target, 3);
+    still_there(&mut run, &target, &target, 3);
     // Each "still ready" was a new connection: nothing is remembered from before.
     let n = accepted(&listener);
     assert!(
@@ -354,7 +215,7 @@ fn http_200_is_not_gone_until_it_turns_503() {
     let addr = server.addr;
     let target = format!("http://{addr}/ready");
     let mut run = Running::start(cmd(&["-v", "-i", "20ms", "-t", "15s", &target]));
-    run.still_there(&target, &addr.to_string(), 2);
+    still_there(&mut run, &target, &addr.to_string(), 2);
     server.set(Answer::Status(503, "Service Unavailable"));
     run.wait_for(&format!("{target}: gone after"));
     run.finish()
@@ -370,7 +231,7 @@ fn http_status_sets_decide_what_is_gone() {
     let addr = server.addr;
     let target = format!("http://{addr}/#status=500-599");
     let mut waiting = Running::start(cmd(&["-v", "-i", "20ms", "-t", "15s", &target]));
-    waiting.still_there(&target, &addr.to_string(), 2);
+    still_there(&mut waiting, &target, &addr.to_string(), 2);
     server.set(Answer::Status(200, "OK"));
     waiting.wait_for(&format!("{target}: gone after"));
     waiting
@@ -437,18 +298,6 @@ fn http_garbage_is_never_gone() {
 }
 
 /// A fresh directory for one test, readable by everyone (one test runs the binary as nobody).
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("precheck-invert-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    dir
-}
-
-fn text(p: &Path) -> &str {
-    p.to_str().expect("a UTF-8 temp path")
-}
-
 #[test]
 fn a_file_is_not_gone_until_removed() {
     let dir = temp_dir("file");
@@ -456,7 +305,7 @@ fn a_file_is_not_gone_until_removed() {
     std::fs::write(&file, "").expect("write");
     let target = format!("file://{}", text(&file));
     let mut run = Running::start(cmd(&["-v", "-i", "20ms", "-t", "15s", &target]));
-    run.still_there(&target, text(&file), 2);
+    still_there(&mut run, &target, text(&file), 2);
     std::fs::remove_file(&file).expect("remove");
     run.wait_for(&format!("{target}: gone after"));
     run.finish()
@@ -522,7 +371,7 @@ fn a_unix_socket_is_not_gone_until_removed() {
     let _listener = UnixListener::bind(&path).expect("bind");
     let target = format!("unix://{}", text(&path));
     let mut run = Running::start(cmd(&["-v", "-i", "20ms", "-t", "15s", &target]));
-    run.still_there(&target, text(&path), 2);
+    still_there(&mut run, &target, text(&path), 2);
     // The listener stays open: only the path is gone, as when a new instance unlinks it.
     std::fs::remove_file(&path).expect("remove the socket");
     run.wait_for(&format!("{target}: gone after"));

@@ -4,106 +4,29 @@
 //! it records every request it reads. Synchronisation waits for the binary's own log lines; the
 //! timing bounds are generous. Only loopback addresses and `localhost` with -4 are used.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_service-precheck");
-/// Far above anything a passing run needs; a hang fails instead of blocking the suite.
-const PATIENCE: Duration = Duration::from_secs(20);
+mod common;
+use common::*;
 
 fn cmd(args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
+    let mut c = Command::new(bin());
     c.args(args).env_clear().env("NO_COLOR", "1");
     c
 }
 
-/// A running binary whose stderr lines arrive on a channel, to wait for events.
-struct Running {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-    started: Instant,
-}
-
-impl Running {
-    fn start(mut c: Command) -> Running {
-        let started = Instant::now();
-        let mut child = c
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the binary");
-        let err = child.stderr.take().expect("piped stderr");
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Running {
-            child,
-            lines,
-            seen: Vec::new(),
-            started,
-        }
-    }
-
-    /// Blocks until a stderr line contains `text`; fails after PATIENCE.
-    fn wait_for(&mut self, text: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!("no line with {text:?}; saw:\n{}", self.seen.join("\n"));
-                }
-            }
-        }
-    }
-
-    /// Waits for the exit; the status, the whole log and how long the run took.
-    fn finish(mut self) -> (ExitStatus, String, Duration) {
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            if self.started.elapsed() > PATIENCE {
-                let _ = self.child.kill();
-                panic!("the binary did not exit; saw:\n{}", self.seen.join("\n"));
-            }
-            thread::sleep(Duration::from_millis(5));
-        };
-        let took = self.started.elapsed();
-        // The reader thread ends at EOF; collect what it still had.
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
-            self.seen.push(line);
-        }
-        (status, self.seen.join("\n"), took)
-    }
-}
-
 /// Runs to the end: the exit code and the log.
 fn run(args: &[&str]) -> (Option<i32>, String) {
-    let (status, log, _) = Running::start(cmd(args)).finish();
+    let (status, log, _) = Running::start(cmd(args)).finish().parts();
     (status.code(), log)
 }
 
@@ -204,18 +127,6 @@ fn closed_port() -> u16 {
 }
 
 /// A fresh directory for one test, readable by everyone (one test runs the binary as nobody).
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("precheck-kinds-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    dir
-}
-
-fn text(p: &Path) -> &str {
-    p.to_str().expect("a UTF-8 temp path")
-}
-
 #[test]
 fn http_statuses_that_change_while_waiting() {
     let server = Server::start("127.0.0.1:0", Answer::Status(503, "Service Unavailable"))
@@ -238,7 +149,7 @@ fn http_statuses_that_change_while_waiting() {
     server.set(Answer::Status(200, "OK"));
     let line = run.wait_for(&format!("{target}: ready after"));
     assert!(line.ends_with(&format!("s: {addr}")), "{line}");
-    let (status, log, _) = run.finish();
+    let (status, log, _) = run.finish().parts();
     assert_eq!(status.code(), Some(0), "{log}");
 }
 
@@ -276,7 +187,7 @@ fn a_status_list_after_the_hash() {
     run.wait_for(&format!("not ready: HTTP 202 not in 200,204 ({addr})"));
     server.set(Answer::Status(204, "No Content"));
     run.wait_for(&format!("{target}: ready after"));
-    let (status, log, _) = run.finish();
+    let (status, log, _) = run.finish().parts();
     assert_eq!(status.code(), Some(0), "{log}");
     assert!(log.contains(&format!("{target}: ready after")), "{log}");
 }
@@ -294,7 +205,7 @@ fn misbehaving(answer: Answer, reason: &str) {
         "2s",
         &target,
     ];
-    let (status, log, took) = Running::start(cmd(&args)).finish();
+    let (status, log, took) = Running::start(cmd(&args)).finish().parts();
     assert_eq!(status.code(), Some(1), "{log}");
     let want = format!(
         "{target}: not ready at the deadline: {reason} ({})",
@@ -413,7 +324,7 @@ fn a_file_created_while_waiting_and_a_symlink_followed() {
     std::fs::write(&file, "").expect("create the file");
     let line = run.wait_for(&format!("{target}: ready after"));
     assert!(line.ends_with(&format!("s: {}", text(&file))), "{line}");
-    let (status, log, _) = run.finish();
+    let (status, log, _) = run.finish().parts();
     assert_eq!(status.code(), Some(0), "{log}");
 
     // A dangling symlink is missing until what it points to appears (a directory here).
@@ -423,7 +334,7 @@ fn a_file_created_while_waiting_and_a_symlink_followed() {
     let mut run = Running::start(cmd(&["-i", "20ms", "-t", "15s", &target]));
     run.wait_for(&format!("{target}: not ready: no such file or directory"));
     std::fs::create_dir(dir.join("later")).expect("mkdir");
-    let (status, log, _) = run.finish();
+    let (status, log, _) = run.finish().parts();
     assert_eq!(status.code(), Some(0), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -456,7 +367,7 @@ fn a_permission_error_is_a_reason_not_missing() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         let copy = dir.join("service-precheck");
-        std::fs::copy(BIN, &copy).expect("copy the binary");
+        std::fs::copy(bin(), &copy).expect("copy the binary");
         let mode = std::fs::Permissions::from_mode(0o755);
         std::fs::set_permissions(&copy, mode).expect("chmod");
         let mut as_nobody = Command::new(&copy);
@@ -468,7 +379,7 @@ fn a_permission_error_is_a_reason_not_missing() {
             .gid(65534);
         c = as_nobody;
     }
-    let (status, log, _) = Running::start(c).finish();
+    let (status, log, _) = Running::start(c).finish().parts();
     let _ = std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755));
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(status.code(), Some(1), "{log}");
@@ -488,7 +399,7 @@ fn a_unix_socket_that_appears_while_waiting() {
     let _listener = UnixListener::bind(&path).expect("bind");
     let line = run.wait_for(&format!("{target}: ready after"));
     assert!(line.ends_with(&format!("s: {}", text(&path))), "{line}");
-    let (status, log, _) = run.finish();
+    let (status, log, _) = run.finish().parts();
     assert_eq!(status.code(), Some(0), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -531,7 +442,7 @@ fn a_unix_listener_with_a_full_queue_times_out() {
         "1s",
         &target,
     ];
-    let (status, log, took) = Running::start(cmd(&args)).finish();
+    let (status, log, took) = Running::start(cmd(&args)).finish().parts();
     assert_eq!(status.code(), Some(1), "{log}");
     let want = "connect timed out after 300ms: the listener's queue is full";
     assert!(log.contains(want), "{log}");
@@ -552,7 +463,7 @@ fn json_lines_carry_the_new_reasons_and_addresses() {
     let args = ["--log-format", "json", "-t", "1s"];
     let mut c = cmd(&args);
     c.args([&http, &file_target, &missing]);
-    let (status, log, _) = Running::start(c).finish();
+    let (status, log, _) = Running::start(c).finish().parts();
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(status.code(), Some(1), "{log}");
     let events: Vec<serde_json::Value> = log
