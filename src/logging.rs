@@ -33,7 +33,8 @@ pub enum Format {
 pub struct Line<'a> {
     pub event: &'static str,
     pub target: Option<&'a str>,
-    pub reason: Option<String>,
+    /// Formatted only when the line is written (a debug line per attempt costs nothing when off).
+    pub reason: Option<&'a dyn fmt::Display>,
     pub addresses: &'a [String],
     pub canonical: Option<&'a str>,
 }
@@ -54,8 +55,8 @@ impl<'a> Line<'a> {
         self
     }
 
-    pub fn reason(mut self, reason: &impl fmt::Display) -> Line<'a> {
-        self.reason = Some(reason.to_string());
+    pub fn reason(mut self, reason: &'a dyn fmt::Display) -> Line<'a> {
+        self.reason = Some(reason);
         self
     }
 
@@ -102,8 +103,8 @@ fn json_line(level: Level, line: &Line<'_>, start: Instant, msg: &str) -> String
     if let Some(target) = line.target {
         o.str("target", target);
     }
-    if let Some(reason) = &line.reason {
-        o.str("reason", reason);
+    if let Some(reason) = line.reason {
+        o.str("reason", &reason.to_string());
     }
     if !line.addresses.is_empty() {
         o.strs("addresses", line.addresses);
