@@ -14,4 +14,5 @@ pub mod quote;
 pub mod runner;
 pub mod selftest;
 pub mod signals;
+pub mod sweep;
 pub mod target;

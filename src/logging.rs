@@ -10,6 +10,8 @@
 //! decision: the deadline and SIGTERM hold whatever stderr does. So log lines go into a bounded
 //! queue that one writer thread empties with blocking writes; when the queue is full a line is
 //! dropped and counted, and the writer says how many were dropped once it can write again.
+//! The writer starts with the first line. Where stderr cannot hold a writer up (a regular file,
+//! /dev/null) there is no queue and no writer: each line is written where it is logged.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -79,7 +81,7 @@ pub fn emit(level: Level, line: Line<'_>, msg: fmt::Arguments<'_>) {
     match SETUP.get() {
         Some((Format::Json, start)) => {
             if log::log_enabled!(level) {
-                enqueue(json_line(level, &line, *start, &msg.to_string()).into_bytes());
+                out(json_line(level, &line, *start, &msg.to_string()).as_bytes());
             }
         }
         _ => log::log!(level, "{msg}"),
@@ -120,10 +122,13 @@ fn json_line(level: Level, line: &Line<'_>, start: Instant, msg: &str) -> String
 const QUEUE_LINES: usize = 1024;
 
 /// Installs the logger. `filter` is an env_logger filter, already checked by the cli; in JSON
-/// format env_logger only filters. Without a writer thread (none could be started), text lines
-/// are written directly and JSON lines are lost.
+/// format env_logger only filters. If the writer thread cannot be started, lines are written
+/// directly, as where stderr never blocks.
 pub fn init(filter: &str, format: Format, start: Instant) {
     let _ = SETUP.set((format, start));
+    if !never_blocks(libc::STDERR_FILENO) {
+        init_queue();
+    }
     let colour = colour_wanted(std::env::var_os("NO_COLOR"));
     let mut builder = env_logger::Builder::new();
     builder.parse_filters(filter).format(move |buf, record| {
@@ -138,16 +143,33 @@ pub fn init(filter: &str, format: Format, start: Instant) {
         };
         writeln!(buf, "{secs:>9} {on}{level:<5}{off} {}", record.args())
     });
-    match spawn_writer() {
-        Ok(()) => builder.target(env_logger::Target::Pipe(Box::new(Enqueue))),
-        Err(_) => builder.target(env_logger::Target::Stderr),
-    };
+    builder.target(env_logger::Target::Pipe(Box::new(Out)));
     builder.init();
+}
+
+/// Whether writes to `fd` finish without waiting for a reader: a regular file or /dev/null.
+/// Pipes, sockets and terminals can hold a writer up for as long as nobody reads.
+fn never_blocks(fd: libc::c_int) -> bool {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat fills `st` when it returns 0.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: fstat returned 0.
+    let st = unsafe { st.assume_init() };
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG => true,
+        libc::S_IFCHR => st.st_rdev == libc::makedev(1, 3),
+        _ => false,
+    }
 }
 
 /// Waits until the queued lines are written or `limit` passes, whichever comes first.
 pub fn flush(limit: Duration) {
     let Some(q) = QUEUE.get() else { return };
+    if q.lock().writer == Writer::Failed {
+        return;
+    }
     let until = Instant::now() + limit;
     let mut state = q.lock();
     while !state.lines.is_empty() || state.writing {
@@ -176,6 +198,16 @@ struct State {
     writing: bool,
     /// The writer waits for lines.
     idle: bool,
+    writer: Writer,
+}
+
+/// The writer thread's life.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Writer {
+    NotYet,
+    Running,
+    /// It could not be started: lines are written where they are logged.
+    Failed,
 }
 
 impl Queue {
@@ -187,17 +219,21 @@ impl Queue {
 
 static QUEUE: OnceLock<Queue> = OnceLock::new();
 
-fn spawn_writer() -> io::Result<()> {
-    let queue = QUEUE.get_or_init(|| Queue {
+fn init_queue() {
+    QUEUE.get_or_init(|| Queue {
         state: Mutex::new(State {
             lines: VecDeque::new(),
             dropped: 0,
             writing: false,
             idle: false,
+            writer: Writer::NotYet,
         }),
         queued: Condvar::new(),
         drained: Condvar::new(),
     });
+}
+
+fn spawn_writer(queue: &'static Queue) -> io::Result<()> {
     thread::Builder::new()
         .stack_size(64 * 1024)
         .spawn(move || write_lines(queue))
@@ -251,12 +287,12 @@ fn write_lines(q: &Queue) {
     }
 }
 
-/// env_logger's target: queues each formatted record (one `write_all` per record).
-struct Enqueue;
+/// env_logger's target: hands each formatted record to `out` (one `write_all` per record).
+struct Out;
 
-impl Write for Enqueue {
+impl Write for Out {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        enqueue(buf.to_vec());
+        out(buf);
         Ok(buf.len())
     }
 
@@ -265,19 +301,47 @@ impl Write for Enqueue {
     }
 }
 
-/// Queues one line for the writer thread, or counts it as dropped when the queue is full.
-fn enqueue(line: Vec<u8>) {
-    if let Some(q) = QUEUE.get() {
-        let mut state = q.lock();
-        if state.lines.len() < QUEUE_LINES {
-            state.lines.push_back(line);
-            // Wake the writer only when it sleeps: a futex call per line adds up.
-            if state.idle {
-                q.queued.notify_one();
-            }
-        } else {
-            state.dropped += 1;
+/// Writes one line to stderr where that cannot block; else queues it for the writer thread
+/// (starting it with the first line), or counts it as dropped when the queue is full.
+fn out(line: &[u8]) {
+    let Some(q) = QUEUE.get() else {
+        // A failed write (stderr closed, disk full) is not worth stopping for: the line is lost.
+        let _ = io::stderr().write_all(line);
+        return;
+    };
+    let mut state = q.lock();
+    match state.writer {
+        Writer::Failed => {
+            drop(state);
+            let _ = io::stderr().write_all(line);
+            return;
         }
+        Writer::NotYet => {
+            state.writer = Writer::Running;
+            drop(state);
+            if spawn_writer(q).is_err() {
+                let mut state = q.lock();
+                state.writer = Writer::Failed;
+                let queued: Vec<Vec<u8>> = state.lines.drain(..).collect();
+                drop(state);
+                for line in queued {
+                    let _ = io::stderr().write_all(&line);
+                }
+                let _ = io::stderr().write_all(line);
+                return;
+            }
+            state = q.lock();
+        }
+        Writer::Running => {}
+    }
+    if state.lines.len() < QUEUE_LINES {
+        state.lines.push_back(line.to_vec());
+        // Wake the writer only when it sleeps: a futex call per line adds up.
+        if state.idle {
+            q.queued.notify_one();
+        }
+    } else {
+        state.dropped += 1;
     }
 }
 

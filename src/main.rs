@@ -1,7 +1,8 @@
 //! service-precheck: block until the services a process depends on are up, then exit 0 or exec.
 //!
-//! main reads as a script: parse, set up logging and signals, start one probe thread per
-//! target, wait under the deadline, then exit or exec. Exit codes live in `exit`.
+//! main reads as a script: parse, set up logging and signals, take a first look at the targets
+//! that need no resolver, start one probe thread per target still waiting (none when the look
+//! decided), wait under the deadline, then exit or exec. Exit codes live in `exit`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +15,7 @@ use service_precheck::cli::{self, Action};
 use service_precheck::exit::Exit;
 use service_precheck::logging::{Line, emit};
 use service_precheck::quote::quoted;
-use service_precheck::{alloc, exec, logging, output, panic, runner, signals};
+use service_precheck::{alloc, exec, logging, output, panic, runner, signals, sweep};
 
 /// Any allocation failure ends the process with exit 3 and a line, never with SIGABRT.
 #[global_allocator]
@@ -66,7 +67,7 @@ fn run() -> Exit {
     };
 
     // 2. Block SIGINT and SIGTERM before any thread exists (the log writer is the first), so
-    //    every thread inherits the mask and only the signal thread takes them.
+    //    every thread inherits the mask; they are read from a signalfd, never by a handler.
     let mask = signals::block();
     logging::init(&config.log_filter, config.log_format, start);
     let mask = match mask {
@@ -77,20 +78,18 @@ fn run() -> Exit {
             return Exit::Internal;
         }
     };
-    let (tx, rx) = mpsc::channel();
-    let signal_tx = tx.clone();
-    let waiter = match signals::spawn_waiter(move |sig| {
-        let _ = signal_tx.send(runner::Event::Signal(sig));
-    }) {
-        Ok(waiter) => waiter,
+    let signals = match signals::Signals::open() {
+        Ok(signals) => signals,
         Err(e) => {
-            let msg = format_args!("cannot start the signal thread: {e}");
+            let msg = format_args!("cannot read SIGINT and SIGTERM (signalfd): {e}");
             emit(Level::Error, Line::new("error").reason(&e), msg);
             return Exit::Internal;
         }
     };
 
-    // 3. One probe thread per target, started by a starter thread while this one waits.
+    // 3. A first look at the TCP targets on IP literals from this thread (see `sweep`). When it
+    //    decides the run (or a signal came), no thread is started at all; otherwise one probe
+    //    thread per target still waiting, started by a starter thread while this one waits.
     runner::announce(&config);
     let probing = runner::Probing {
         interval: config.interval,
@@ -98,15 +97,37 @@ fn run() -> Exit {
         family: config.family,
         invert: config.invert,
     };
+    let mut first = sweep::look(&config, &probing, deadline, &signals);
+    let (tx, rx) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
-    if let Err(e) = runner::start(config.targets.clone(), probing, tx, stop.clone()) {
-        let msg = format_args!("cannot start a thread: {e}");
-        emit(Level::Error, Line::new("error").reason(&e), msg);
-        return Exit::Internal;
-    }
+    let waiter = if first.decided {
+        // runner::wait finds the decision among the first events. Without a sender left it
+        // could never block, whatever it found.
+        drop(tx);
+        signals::Waiter::idle(signals)
+    } else {
+        let signal_tx = tx.clone();
+        let waiter = match signals::spawn_waiter(signals, move |sig| {
+            let _ = signal_tx.send(runner::Event::Signal(sig));
+        }) {
+            Ok(waiter) => waiter,
+            Err(e) => {
+                let msg = format_args!("cannot start the signal thread: {e}");
+                emit(Level::Error, Line::new("error").reason(&e), msg);
+                return Exit::Internal;
+            }
+        };
+        let pending = std::mem::take(&mut first.pending);
+        if let Err(e) = runner::start(pending, probing, tx, stop.clone()) {
+            let msg = format_args!("cannot start a thread: {e}");
+            emit(Level::Error, Line::new("error").reason(&e), msg);
+            return Exit::Internal;
+        }
+        waiter
+    };
 
     // 4. Wait; then exit, or become the command.
-    let exit = runner::wait(&config, &rx, start, deadline);
+    let exit = runner::wait(&config, first.events(), &rx, start, deadline);
     stop.store(true, Ordering::Relaxed);
     if exit != Exit::Ready || config.command.is_empty() {
         return exit;

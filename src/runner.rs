@@ -10,7 +10,6 @@
 //! by a starter thread, so the main thread watches the deadline and signals from the start.
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -22,7 +21,7 @@ use log::Level;
 use crate::cli::{Config, Family};
 use crate::exit::Exit;
 use crate::logging::{Line, Secs, emit};
-use crate::probe::{self, Outcome, Probe, Reason};
+use crate::probe::{Outcome, Probe, Reason};
 use crate::signals;
 use crate::target::{Host, Kind, Target};
 
@@ -78,74 +77,33 @@ pub struct Probing {
     pub invert: bool,
 }
 
-/// How long the first, shared attempt at TCP targets on IP literals may take (see `start`).
-const SWEEP: Duration = Duration::from_millis(50);
-
-/// Starts the starter thread, which starts one probe thread per target that has to wait and
-/// stops early when `stop` is set (the main thread has decided) or a thread cannot be started.
-/// Probe threads stop attempting once `stop` is set, leaving the cores to the main thread.
+/// Starts the starter thread, which starts one probe thread for each of `pending` (the index
+/// of the target, the target, and the reason the first look gave, if it tried) and stops early
+/// when `stop` is set (the main thread has decided) or a thread cannot be started. Probe
+/// threads stop attempting once `stop` is set, leaving the cores to the main thread.
 ///
-/// Targets that need the resolver get their threads first. TCP targets on IP literals are then
-/// attempted together from the starter thread (non-blocking connects, `SWEEP` at most): those
-/// that are up are ready without a thread; the others get one.
+/// Targets that need the resolver get their threads first: TCP targets on IP literals had a
+/// first look already (see `sweep`).
 pub fn start(
-    targets: Vec<Target>,
+    pending: Vec<(usize, Target, Option<Reason>)>,
     probing: Probing,
     tx: Sender<Event>,
     stop: Arc<AtomicBool>,
 ) -> io::Result<()> {
+    let (literal, named): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(_, t, _)| {
+        matches!(
+            t.kind,
+            Kind::Tcp {
+                host: Host::Ip(_),
+                ..
+            }
+        )
+    });
     thread::Builder::new()
         .stack_size(64 * 1024)
         .spawn(move || {
             let starter = Starter { probing, tx, stop };
-            let (literal, named): (Vec<_>, Vec<_>) =
-                targets.into_iter().enumerate().partition(|(_, t)| {
-                    // Under --invert a target that is up is a reason to wait: no shortcut.
-                    !probing.invert
-                        && matches!(
-                            t.kind,
-                            Kind::Tcp {
-                                host: Host::Ip(_),
-                                ..
-                            }
-                        )
-                });
-            for (index, target) in named {
-                if !starter.spawn(index, target, None) {
-                    return;
-                }
-            }
-            let addrs: Vec<SocketAddr> = (literal.iter())
-                .filter_map(|(_, t)| match t.kind {
-                    Kind::Tcp {
-                        host: Host::Ip(ip),
-                        port,
-                        ..
-                    } => Some(SocketAddr::new(ip, port)),
-                    _ => None,
-                })
-                .collect();
-            let results = probe::connect_many(&addrs, SWEEP.min(probing.connect_timeout));
-            let at = Instant::now();
-            for (((index, target), addr), result) in literal.into_iter().zip(addrs).zip(results) {
-                let first = match result {
-                    Some(Ok(())) => {
-                        let addrs = vec![addr.to_string()];
-                        let ready = Event::Ready {
-                            index,
-                            addrs,
-                            at,
-                            answered_as: None,
-                            gone: None,
-                        };
-                        if starter.tx.send(ready).is_err() {
-                            return;
-                        }
-                        continue;
-                    }
-                    Some(Err(e)) => Some(Reason::Connect(addr, e)),
-                    None => None,
-                };
+            for (index, target, first) in named.into_iter().chain(literal) {
                 if !starter.spawn(index, target, first) {
                     return;
                 }
@@ -282,10 +240,12 @@ fn probe_loop(
     }
 }
 
-/// Waits for `config.min_ready` targets under the deadline, logging each event.
-/// `deadline` is `None` for no deadline.
+/// Waits for `config.min_ready` targets under the deadline, logging each event: first the
+/// events of the first look (see `sweep`), then those from the threads. `deadline` is `None`
+/// for no deadline.
 pub fn wait(
     config: &Config,
+    first: impl Iterator<Item = Event>,
     rx: &Receiver<Event>,
     start: Instant,
     deadline: Option<Instant>,
@@ -298,6 +258,11 @@ pub fn wait(
         ready: vec![false; config.targets.len()],
         ready_count: 0,
     };
+    for event in first {
+        if let Some(exit) = state.handle(event) {
+            return exit;
+        }
+    }
     loop {
         let event = match deadline {
             Some(deadline) => rx.recv_timeout(deadline.saturating_duration_since(Instant::now())),
@@ -320,7 +285,8 @@ pub fn wait(
                 return state.deadline_passed();
             }
             Err(RecvTimeoutError::Disconnected) => {
-                // The signal thread holds a sender for ever, so this cannot happen short of a bug.
+                // The signal thread holds a sender for ever, and without threads the first events
+                // decided; so this cannot happen short of a bug.
                 let msg = "every probe thread has stopped without an answer";
                 emit(Level::Error, Line::new("error"), format_args!("{msg}"));
                 return Exit::Internal;
@@ -341,7 +307,8 @@ struct State<'a> {
     config: &'a Config,
     start: Instant,
     deadline: Option<Instant>,
-    last: Vec<Option<Reason>>,
+    /// Boxed: most targets never have one, and a thousand of them should not cost 88 KB.
+    last: Vec<Option<Box<Reason>>>,
     ready: Vec<bool>,
     ready_count: usize,
 }
@@ -411,7 +378,7 @@ impl State<'_> {
                 let (event, not) = (self.words().not_event, self.words().not);
                 let line = Line::new(event).target(t).reason(&reason);
                 emit(Level::Info, line, format_args!("{t}: {not}: {reason}"));
-                self.last[index] = Some(reason);
+                self.last[index] = Some(Box::new(reason));
                 None
             }
             Event::Fatal { index, message } => {
@@ -502,7 +469,7 @@ impl State<'_> {
             .zip(&self.ready)
             .zip(&self.last)
             .filter(|((_, ready), _)| !**ready)
-            .map(|((t, _), r)| (t, r.clone().unwrap_or(Reason::NoAnswerYet)))
+            .map(|((t, _), r)| (t, r.as_deref().cloned().unwrap_or(Reason::NoAnswerYet)))
     }
 }
 

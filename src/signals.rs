@@ -3,7 +3,9 @@
 //! As in tini: the signals are blocked before any other thread starts (threads inherit the
 //! mask), and a dedicated thread takes them (through a signalfd) and reports them to the main
 //! thread like any other event. This also works as PID 1, where the kernel drops a signal whose
-//! action is the default: a blocked signal is queued, never dropped.
+//! action is the default: a blocked signal is queued, never dropped. A run that the first look
+//! decides (every target already up, see `sweep`) starts no thread: the main thread finds a
+//! signal that came meanwhile on the same signalfd.
 //!
 //! Before COMMAND is exec'd the waiter is stopped *without* taking a signal, so a signal that
 //! arrives from then on stays pending; `restore` then checks for one and installs a handler
@@ -46,11 +48,37 @@ pub fn block() -> io::Result<OriginalMask> {
     Ok(OriginalMask(unsafe { old.assume_init() }))
 }
 
-/// The thread that takes the waited signals; `stop` it before an exec.
+/// The waited signals as a descriptor (a signalfd): readable while one is pending. Opened by
+/// the main thread before any other thread exists, so a signal that comes during the first
+/// look (see `sweep`) wakes it there.
+pub struct Signals(OwnedFd);
+
+impl Signals {
+    pub fn open() -> io::Result<Signals> {
+        let set = waited_set();
+        // SAFETY: `set` is a valid sigset_t; the new descriptor is owned below.
+        let fd =
+            check(unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) })?;
+        // SAFETY: signalfd returned a new descriptor that nothing else owns.
+        Ok(Signals(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// The descriptor, to poll for POLLIN.
+    pub fn fd(&self) -> libc::c_int {
+        self.0.as_raw_fd()
+    }
+
+    /// Takes one pending signal, if there is one.
+    pub fn take(&self) -> Option<libc::c_int> {
+        take(self.fd())
+    }
+}
+
+/// What takes the waited signals until `stop`: a thread, or nobody (`idle`) when the run was
+/// decided without threads and the signals only need checking before the exit or exec.
 pub struct Waiter {
-    signals: OwnedFd,
-    stop: OwnedFd,
-    thread: JoinHandle<()>,
+    signals: Signals,
+    thread: Option<(OwnedFd, JoinHandle<()>)>,
 }
 
 fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
@@ -62,18 +90,17 @@ fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
 }
 
 /// Starts the thread that waits for a signal and calls `on_signal` with its number.
-pub fn spawn_waiter(on_signal: impl Fn(libc::c_int) + Send + 'static) -> io::Result<Waiter> {
-    let set = waited_set();
-    // SAFETY: `set` is a valid sigset_t; the new descriptor is owned below.
-    let fd = check(unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) })?;
-    // SAFETY: signalfd returned a new descriptor that nothing else owns.
-    let signals = unsafe { OwnedFd::from_raw_fd(fd) };
+pub fn spawn_waiter(
+    signals: Signals,
+    on_signal: impl Fn(libc::c_int) + Send + 'static,
+) -> io::Result<Waiter> {
     let mut pipe = [0; 2];
     // SAFETY: `pipe` has room for the two descriptors.
     check(unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) })?;
     // SAFETY: pipe2 returned two new descriptors that nothing else owns.
     let (stop_rx, stop) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
-    let sfd = signals.as_raw_fd();
+    // The Waiter owns the signalfd and outlives the thread's use of it (`stop` joins).
+    let sfd = signals.fd();
     let thread = thread::Builder::new()
         .stack_size(64 * 1024)
         .spawn(move || {
@@ -104,8 +131,7 @@ pub fn spawn_waiter(on_signal: impl Fn(libc::c_int) + Send + 'static) -> io::Res
         })?;
     Ok(Waiter {
         signals,
-        stop,
-        thread,
+        thread: Some((stop, thread)),
     })
 }
 
@@ -124,19 +150,30 @@ fn take(fd: libc::c_int) -> Option<libc::c_int> {
 }
 
 impl Waiter {
+    /// No thread: the waited signals stay pending until `stop` looks for one.
+    pub fn idle(signals: Signals) -> Waiter {
+        Waiter {
+            signals,
+            thread: None,
+        }
+    }
+
     /// Stops the thread without losing a signal: returns one that is already pending, if any.
     /// From then on the waited signals stay pending until `restore`.
     pub fn stop(self) -> Option<libc::c_int> {
-        let byte = 1u8;
-        // SAFETY: writes one byte from a valid buffer to our own pipe.
-        let written = unsafe { libc::write(self.stop.as_raw_fd(), (&byte as *const u8).cast(), 1) };
-        // If the pipe could not be written, the thread may still take a signal: then it has
-        // reported it to the main thread, which no longer listens. Only a broken system gets here.
-        if written == 1 {
-            // The thread only returns; a panic would have aborted the process.
-            let _ = self.thread.join();
+        if let Some((stop, thread)) = self.thread {
+            let byte = 1u8;
+            // SAFETY: writes one byte from a valid buffer to our own pipe.
+            let written = unsafe { libc::write(stop.as_raw_fd(), (&byte as *const u8).cast(), 1) };
+            // If the pipe could not be written, the thread may still take a signal: then it has
+            // reported it to the main thread, which no longer listens. Only a broken system
+            // gets here.
+            if written == 1 {
+                // The thread only returns; a panic would have aborted the process.
+                let _ = thread.join();
+            }
         }
-        take(self.signals.as_raw_fd())
+        self.signals.take()
     }
 }
 
