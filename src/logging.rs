@@ -126,10 +126,12 @@ const QUEUE_LINES: usize = 1024;
 /// directly, as where stderr never blocks.
 pub fn init(filter: &str, format: Format, start: Instant) {
     let _ = SETUP.set((format, start));
-    if !never_blocks(libc::STDERR_FILENO) {
+    let direct = never_blocks(libc::STDERR_FILENO);
+    if !direct {
         init_queue();
     }
-    let colour = colour_wanted(std::env::var_os("NO_COLOR"));
+    // A file or /dev/null is no terminal: no need to ask.
+    let colour = !direct && colour_wanted(std::env::var_os("NO_COLOR"));
     let mut builder = env_logger::Builder::new();
     builder.parse_filters(filter).format(move |buf, record| {
         let level = record.level();

@@ -134,7 +134,7 @@ pub fn connect_many(
                 still.push((i, socket));
                 continue;
             }
-            results[i] = Some(match socket.take_error() {
+            results[i] = Some(match socket.outcome(fd.revents) {
                 Ok(()) => socket.check_peer(&addrs[i]),
                 Err(e) => Err(connect_error(&e, budget)),
             });
@@ -223,10 +223,25 @@ impl Socket {
         if n != 1 {
             return None;
         }
-        Some(self.take_error().map_err(|e| connect_error(&e, budget)))
+        Some(
+            self.outcome(fd.revents)
+                .map_err(|e| connect_error(&e, budget)),
+        )
     }
 
-    /// The outcome of a finished non-blocking connect (SO_ERROR).
+    /// The outcome of a finished non-blocking connect, from what poll said: POLLOUT alone is a
+    /// connection; with POLLERR or POLLHUP the error is asked for (SO_ERROR), as std does.
+    fn outcome(&self, revents: libc::c_short) -> io::Result<()> {
+        if revents & (libc::POLLERR | libc::POLLHUP) == 0 {
+            return Ok(());
+        }
+        self.take_error()?;
+        Err(io::Error::other(
+            "the connection failed without an error code",
+        ))
+    }
+
+    /// The error of a finished non-blocking connect (SO_ERROR).
     fn take_error(&self) -> io::Result<()> {
         let mut err: libc::c_int = 0;
         let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
