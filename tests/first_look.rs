@@ -438,3 +438,31 @@ fn a_deadline_shorter_than_the_first_look_bounds_it() {
         .within(BOUND)
         .logged("deadline of 10ms passed: 0 of 1 targets ready, 1 needed");
 }
+
+/// A target up from the start counts under a deadline shorter than the look, even while another
+/// target hangs. Fails at 8b65e88 (and before it, with the starter's sweep): the look goes on to
+/// its end (the deadline) although the quorum was met at once, then stamps every ready target
+/// with that end, which is past the deadline: "ready after 0.040s, past the deadline: not
+/// counted", exit 1.
+#[test]
+#[ignore = "fails at 8b65e88: the first look stamps ready targets with its end, past the deadline"]
+fn a_target_up_at_once_counts_when_the_look_reaches_the_deadline() {
+    let up = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let hanging = Hanging::new();
+    let (up, addr) = (target(&up), hanging.addr.to_string());
+    let args = [
+        "--any",
+        "--connect-timeout",
+        "30s",
+        "-t",
+        "40ms",
+        &up,
+        &addr,
+    ]
+    .map(String::from);
+    Running::start(cmd(&args))
+        .finish()
+        .code(0)
+        .within(BOUND)
+        .logged("ready: 1 of 2 targets");
+}
