@@ -176,9 +176,10 @@ in the namespace). Hanging connect: SYNs to 127.0.0.3:7003 are dropped.
 
 All ready: names in dnsmasq (\`sN.bench\`), or in /etc/hosts (\`hN.bench\`, 1000 lines in the
 file). Wall: hyperfine median (and slowest) of 20 runs. CPU (wait4) and peak RSS (GNU time %M):
-medians of 5 runs. Threads: clone calls counted by strace (the signal thread plus one per
-target; the main thread makes one more). UDP datagrams dropped for a full receive buffer
-during these runs (dnsmasq's socket, /proc/net/snmp RcvbufErrors): $s5_udp_drops.
+medians of 5 runs. Threads: clone calls counted by strace, run with \`-q\` (one per target, the
+signal thread and the starter; no log writer, as no line is logged). UDP datagrams dropped for
+a full receive buffer during these runs (dnsmasq's socket, /proc/net/snmp RcvbufErrors):
+$s5_udp_drops.
 
 | targets | DNS: wall (slowest) | DNS: CPU s | DNS: peak RSS | threads created | /etc/hosts: wall (slowest) | /etc/hosts: CPU s | /etc/hosts: peak RSS | nslookup loop over the names | ratio loop / DNS |
 |---|---|---|---|---|---|---|---|---|---|

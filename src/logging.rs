@@ -10,8 +10,9 @@
 //! decision: the deadline and SIGTERM hold whatever stderr does. So log lines go into a bounded
 //! queue that one writer thread empties with blocking writes; when the queue is full a line is
 //! dropped and counted, and the writer says how many were dropped once it can write again.
-//! The writer starts with the first line. Where stderr cannot hold a writer up (a regular file,
-//! /dev/null) there is no queue and no writer: each line is written where it is logged.
+//! The writer starts with the first line. Where stderr cannot hold a writer up (/dev/null)
+//! there is no queue and no writer: each line is written where it is logged. A regular file
+//! can (a hung NFS server, a full FUSE daemon), so it gets the queue like a pipe.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -130,7 +131,7 @@ pub fn init(filter: &str, format: Format, start: Instant) {
     if !direct {
         init_queue();
     }
-    // A file or /dev/null is no terminal: no need to ask.
+    // /dev/null is no terminal: no need to ask.
     let colour = !direct && colour_wanted(std::env::var_os("NO_COLOR"));
     let mut builder = env_logger::Builder::new();
     builder.parse_filters(filter).format(move |buf, record| {
@@ -149,8 +150,8 @@ pub fn init(filter: &str, format: Format, start: Instant) {
     builder.init();
 }
 
-/// Whether writes to `fd` finish without waiting for a reader: a regular file or /dev/null.
-/// Pipes, sockets and terminals can hold a writer up for as long as nobody reads.
+/// Whether writes to `fd` can never wait: /dev/null. Pipes, sockets and terminals can hold a
+/// writer up for as long as nobody reads, and a file for as long as its storage stalls.
 fn never_blocks(fd: libc::c_int) -> bool {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: fstat fills `st` when it returns 0.
@@ -159,11 +160,7 @@ fn never_blocks(fd: libc::c_int) -> bool {
     }
     // SAFETY: fstat returned 0.
     let st = unsafe { st.assume_init() };
-    match st.st_mode & libc::S_IFMT {
-        libc::S_IFREG => true,
-        libc::S_IFCHR => st.st_rdev == libc::makedev(1, 3),
-        _ => false,
-    }
+    st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3)
 }
 
 /// Waits until the queued lines are written or `limit` passes, whichever comes first.

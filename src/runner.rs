@@ -245,7 +245,7 @@ fn probe_loop(
 /// for no deadline.
 pub fn wait(
     config: &Config,
-    first: impl Iterator<Item = Event>,
+    first: (Option<libc::c_int>, impl Iterator<Item = Event>),
     rx: &Receiver<Event>,
     start: Instant,
     deadline: Option<Instant>,
@@ -257,11 +257,19 @@ pub fn wait(
         last: vec![None; config.targets.len()],
         ready: vec![false; config.targets.len()],
         ready_count: 0,
+        hold: false,
     };
-    for event in first {
+    // A signal during the first look decides the run; the targets the look found ready are
+    // still told first, so the interrupted line names only those that were not.
+    let (signal, ready) = first;
+    state.hold = signal.is_some();
+    for event in ready {
         if let Some(exit) = state.handle(event) {
             return exit;
         }
+    }
+    if let Some(sig) = signal {
+        return state.interrupted(sig);
     }
     loop {
         let event = match deadline {
@@ -311,6 +319,8 @@ struct State<'a> {
     last: Vec<Option<Box<Reason>>>,
     ready: Vec<bool>,
     ready_count: usize,
+    /// A signal decides the run whatever is ready: reaching the quorum does not.
+    hold: bool,
 }
 
 impl State<'_> {
@@ -365,7 +375,7 @@ impl State<'_> {
                     self.ready[index] = true;
                     self.ready_count += 1;
                 }
-                if self.ready_count >= self.config.min_ready {
+                if self.ready_count >= self.config.min_ready && !self.hold {
                     let (n, of) = (self.ready_count, targets.len());
                     let msg = format_args!("{word}: {n} of {of} targets");
                     emit(Level::Info, Line::new("success"), msg);
@@ -397,25 +407,34 @@ impl State<'_> {
                 );
                 Some(Exit::Internal)
             }
-            Event::Signal(sig) => {
-                let mut pending: Vec<String> = self
-                    .pending()
-                    .take(PENDING_LINES)
-                    .map(|(t, r)| format!("{t} ({r})"))
-                    .collect();
-                let more = self.pending_count().saturating_sub(PENDING_LINES);
-                if more > 0 {
-                    pending.push(format!("and {more} more"));
-                }
-                let name = signals::name(sig);
-                let msg = format_args!(
-                    "interrupted by {name}, still waiting for: {}",
-                    pending.join(", ")
-                );
-                emit(Level::Error, Line::new("interrupted").reason(&name), msg);
-                Some(Exit::Signal(sig))
-            }
+            Event::Signal(sig) => Some(self.interrupted(sig)),
         }
+    }
+
+    /// Logs the interruption with what was still pending, and gives its exit.
+    fn interrupted(&self, sig: libc::c_int) -> Exit {
+        let mut pending: Vec<String> = self
+            .pending()
+            .take(PENDING_LINES)
+            .map(|(t, r)| format!("{t} ({r})"))
+            .collect();
+        let more = self.pending_count().saturating_sub(PENDING_LINES);
+        if more > 0 {
+            pending.push(format!("and {more} more"));
+        }
+        let name = signals::name(sig);
+        let line = Line::new("interrupted").reason(&name);
+        if pending.is_empty() {
+            // Every target was ready (the first look saw them with the signal).
+            emit(Level::Error, line, format_args!("interrupted by {name}"));
+        } else {
+            let msg = format_args!(
+                "interrupted by {name}, still waiting for: {}",
+                pending.join(", ")
+            );
+            emit(Level::Error, line, msg);
+        }
+        Exit::Signal(sig)
     }
 
     fn deadline_passed(&self) -> Exit {

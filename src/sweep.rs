@@ -3,7 +3,9 @@
 //! targets are all up starts none: a thread start costs more than a loopback connect.
 //!
 //! The look is bounded like everything else: by `SWEEP`, by the connect timeout, by the
-//! deadline, and by a waited signal (the signalfd is polled with the sockets).
+//! deadline, and by a waited signal (the signalfd is polled with the sockets). It ends as soon
+//! as enough targets are up for the quorum. Targets that need the resolver get their threads
+//! only after it (50 ms at most, when a literal target's connect hangs).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -19,12 +21,11 @@ const SWEEP: Duration = Duration::from_millis(50);
 
 /// What the first look found.
 pub struct First {
-    /// A signal that came during the look.
+    /// A SIGINT or SIGTERM that came during the look: it decides the run.
     pub signal: Option<libc::c_int>,
-    /// The targets found ready (index and address), all at `at`.
-    pub ready: Vec<(usize, SocketAddr)>,
-    pub at: Instant,
-    /// Whether the events decide the run: a signal, or enough targets ready by the deadline.
+    /// The targets found ready: index, address, and when the connect was seen to succeed.
+    pub ready: Vec<(usize, SocketAddr, Instant)>,
+    /// Whether the look decides the run: a signal, or enough targets ready by the deadline.
     pub decided: bool,
     /// The targets still waiting (index, target, the reason the look gave if it tried), each
     /// for a probe thread of its own.
@@ -54,13 +55,11 @@ pub fn look(
         if let Some(deadline) = deadline {
             budget = budget.min(deadline.saturating_duration_since(Instant::now()));
         }
-        results = probe::connect_many(&addrs, budget, Some(signals.fd()));
+        results = probe::connect_many(&addrs, budget, config.min_ready, Some(signals.fd()));
     }
-    let at = Instant::now();
     let signal = signals.take();
-    // As runner::wait counts: a target ready after the deadline does not count.
-    let in_time = deadline.is_none_or(|d| at <= d);
     let mut ready = Vec::new();
+    let mut counted = 0;
     let mut pending = Vec::new();
     let mut results = results.into_iter();
     for (index, target) in config.targets.iter().enumerate() {
@@ -71,38 +70,35 @@ pub fn look(
         // connect_many gives one result per address, in order.
         let first = match results.next().flatten() {
             None => None,
-            Some(Ok(())) => {
-                ready.push((index, addr));
+            Some((Ok(()), at)) => {
+                // As runner::wait counts: a target ready after the deadline does not count.
+                counted += usize::from(deadline.is_none_or(|d| at <= d));
+                ready.push((index, addr, at));
                 continue;
             }
-            Some(Err(e)) => Some(Reason::Connect(addr, e)),
+            Some((Err(e), _)) => Some(Reason::Connect(addr, e)),
         };
         pending.push((index, target.clone(), first));
     }
     First {
-        decided: signal.is_some() || (in_time && ready.len() >= config.min_ready),
+        decided: signal.is_some() || counted >= config.min_ready,
         signal,
         ready,
-        at,
         pending,
     }
 }
 
 impl First {
-    /// For `runner::wait`, in order: the signal, then the ready targets. Made one at a time: a
-    /// thousand events at once would cost some 160 KB.
-    pub fn events(self) -> impl Iterator<Item = Event> {
-        let at = self.at;
-        let ready = self
-            .ready
-            .into_iter()
-            .map(move |(index, addr)| Event::Ready {
-                index,
-                addrs: vec![addr.to_string()],
-                at,
-                answered_as: None,
-                gone: None,
-            });
-        self.signal.map(Event::Signal).into_iter().chain(ready)
+    /// For `runner::wait`: the signal, and the ready targets as events, made one at a time (a
+    /// thousand events at once would cost some 160 KB).
+    pub fn events(self) -> (Option<libc::c_int>, impl Iterator<Item = Event>) {
+        let ready = (self.ready.into_iter()).map(|(index, addr, at)| Event::Ready {
+            index,
+            addrs: vec![addr.to_string()],
+            at,
+            answered_as: None,
+            gone: None,
+        });
+        (self.signal, ready)
     }
 }

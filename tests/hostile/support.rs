@@ -5,7 +5,7 @@
 //! resolved only by a binary started there under `unshare --mount` with our own /etc/hosts,
 //! resolv.conf (a nameserver on 127.0.0.1 where nothing listens) and nsswitch.conf.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -246,7 +246,9 @@ pub fn is_root() -> bool {
 pub fn skip(test: &str, why: &str) {
     let line = format!("skipping {test}: {why}");
     assert!(!in_ci(), "{line}, and CI=true requires it");
-    eprintln!("{line}");
+    // Straight to stderr, not eprintln!: libtest captures the macros, and tests/run-all.sh
+    // collects `skipping ` lines into its summary.
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Runs `f` on a thread of its own in a new network namespace with `lo` up. Sockets `f` opens
