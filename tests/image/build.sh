@@ -44,6 +44,16 @@ set -- --platform "$platforms" --build-arg "BINARY=$binary" --build-arg "VERSION
 
 # Free both names: podman cannot move a tag between a manifest list and an image.
 if [ "$engine" = podman ]; then
+    # What the build leaves untagged (the image these tags named before, the build stages) is
+    # removed when it is done; untagged images from before, and images in use, are kept.
+    before=$(mktemp)
+    eng images -q --no-trunc --filter dangling=true 2>/dev/null | sort -u >"$before"
+    tidy() {
+        eng images -q --no-trunc --filter dangling=true 2>/dev/null | sort -u |
+            comm -13 "$before" - | xargs -r podman rmi >/dev/null 2>&1
+        rm -f "$before"
+    }
+    trap tidy EXIT
     for tag in "$image_name:$version" "$image_name:latest"; do
         if eng manifest exists "$tag" 2>/dev/null; then
             eng manifest rm "$tag" >/dev/null

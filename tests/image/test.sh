@@ -19,14 +19,22 @@ if [ "$engine" != podman ]; then
     exit 1
 fi
 ensure_podman_conf || exit 1
+tmp=$(mktemp -d)
+listener_pid=
+# The images this run leaves untagged (a --no-cache build takes the tags of the last one, and
+# the stages of multi-stage builds stay behind) are removed at the end; untagged images that
+# were there before the run are not touched.
+podman images -q --no-trunc --filter dangling=true 2>/dev/null | sort -u >"$tmp/dangling-before"
+remove_new_dangling() {
+    podman images -q --no-trunc --filter dangling=true 2>/dev/null | sort -u |
+        comm -13 "$tmp/dangling-before" - | xargs -r podman rmi >/dev/null 2>&1
+}
+trap 'remove_new_dangling; rm -rf "$tmp"; [ -z "$listener_pid" ] || kill "$listener_pid" 2>/dev/null' EXIT
 if [ -z "${IMAGE_TEST_NO_BUILD:-}" ]; then
     sh "$root/tests/image/build.sh" || { echo "image-test: building the image failed" >&2; exit 1; }
 fi
 
 image=$image_name:$version
-tmp=$(mktemp -d)
-listener_pid=
-trap 'rm -rf "$tmp"; [ -z "$listener_pid" ] || kill "$listener_pid" 2>/dev/null' EXIT
 printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$tmp/resolv.conf"
 
 passed=0
