@@ -74,19 +74,40 @@ impl<'a> Line<'a> {
     }
 }
 
-/// The format and the start, fixed by `init`.
-static SETUP: OnceLock<(Format, Instant)> = OnceLock::new();
+/// How lines look, fixed by `init`.
+struct Setup {
+    format: Format,
+    start: Instant,
+    colour: bool,
+}
+
+static SETUP: OnceLock<Setup> = OnceLock::new();
 
 /// Logs `line` at `level` with the message `msg`, if the filter lets that level through.
+/// env_logger filters; the line is made here (env_logger's own formatting would only add a
+/// buffer and a lock per line).
 pub fn emit(level: Level, line: Line<'_>, msg: fmt::Arguments<'_>) {
-    match SETUP.get() {
-        Some((Format::Json, start)) => {
-            if log::log_enabled!(level) {
-                out(json_line(level, &line, *start, &msg.to_string()).as_bytes());
-            }
-        }
-        _ => log::log!(level, "{msg}"),
+    let Some(setup) = SETUP.get() else { return };
+    if !log::log_enabled!(level) {
+        return;
     }
+    match setup.format {
+        Format::Json => out(json_line(level, &line, setup.start, &msg.to_string()).as_bytes()),
+        Format::Text => out(text_line(level, setup, msg).as_bytes()),
+    }
+}
+
+/// `<seconds since start> <LEVEL> <message>`, the level coloured when `setup` says so.
+fn text_line(level: Level, setup: &Setup, msg: fmt::Arguments<'_>) -> String {
+    let secs = Secs(setup.start.elapsed());
+    let (on, off) = match (setup.colour, level) {
+        (false, _) => ("", ""),
+        (true, Level::Error) => ("\x1b[31m", "\x1b[0m"),
+        (true, Level::Warn) => ("\x1b[33m", "\x1b[0m"),
+        (true, Level::Info) => ("\x1b[32m", "\x1b[0m"),
+        (true, _) => ("\x1b[2m", "\x1b[0m"),
+    };
+    format!("{secs:>9} {on}{level:<5}{off} {msg}\n")
 }
 
 /// The JSON object of one event.
@@ -126,26 +147,28 @@ const QUEUE_LINES: usize = 1024;
 /// format env_logger only filters. If the writer thread cannot be started, lines are written
 /// directly, as where stderr never blocks.
 pub fn init(filter: &str, format: Format, start: Instant) {
-    let _ = SETUP.set((format, start));
     let direct = never_blocks(libc::STDERR_FILENO);
     if !direct {
         init_queue();
     }
     // /dev/null is no terminal: no need to ask.
     let colour = !direct && colour_wanted(std::env::var_os("NO_COLOR"));
-    let mut builder = env_logger::Builder::new();
-    builder.parse_filters(filter).format(move |buf, record| {
-        let level = record.level();
-        let secs = Secs(start.elapsed());
-        let (on, off) = match (colour, level) {
-            (false, _) => ("", ""),
-            (true, log::Level::Error) => ("\x1b[31m", "\x1b[0m"),
-            (true, log::Level::Warn) => ("\x1b[33m", "\x1b[0m"),
-            (true, log::Level::Info) => ("\x1b[32m", "\x1b[0m"),
-            (true, _) => ("\x1b[2m", "\x1b[0m"),
-        };
-        writeln!(buf, "{secs:>9} {on}{level:<5}{off} {}", record.args())
+    let _ = SETUP.set(Setup {
+        format,
+        start,
+        colour,
     });
+    let mut builder = env_logger::Builder::new();
+    // Lines that do not come through `emit` (a dependency's, if one ever logs) look the same
+    // and take the same way out.
+    builder
+        .parse_filters(filter)
+        .format(|buf, record| match SETUP.get() {
+            Some(setup) => {
+                buf.write_all(text_line(record.level(), setup, *record.args()).as_bytes())
+            }
+            None => Ok(()),
+        });
     builder.target(env_logger::Target::Pipe(Box::new(Out)));
     builder.init();
 }
@@ -273,9 +296,11 @@ fn write_lines(q: &Queue) {
                 if dropped == 1 { "" } else { "s" }
             );
             let note = match SETUP.get() {
-                Some((Format::Json, start)) => {
-                    json_line(Level::Warn, &Line::new("log_dropped"), *start, &msg)
-                }
+                Some(Setup {
+                    format: Format::Json,
+                    start,
+                    ..
+                }) => json_line(Level::Warn, &Line::new("log_dropped"), *start, &msg),
                 _ => format!("{:>9} WARN  {msg}\n", ""),
             };
             let _ = stderr.write_all(note.as_bytes());
