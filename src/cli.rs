@@ -618,7 +618,8 @@ OPTIONS:                                    (environment variable; default)
   large for the clock is refused.
 
 Each waiting target costs one thread: about 30 KB of memory for TCP, 45 KB
-for DNS, so 16 MiB holds about 450 TCP or 300 DNS targets (see README).
+for DNS, so 16 MiB holds about 450 TCP or 300 DNS targets (see README). A TCP
+target on an IP literal that is up at the first look costs none.
 
 EXIT CODES:
 {table}
