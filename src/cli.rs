@@ -229,6 +229,8 @@ enum Read {
 
 fn read_flags(args: Vec<OsString>) -> Result<Read, UsageError> {
     let mut f = Flags::default();
+    // Most arguments are targets: one allocation, not one per doubling.
+    f.targets.reserve(args.len());
     let mut parser = lexopt::Parser::from_args(args.iter().cloned());
     while let Some(arg) = parser.next().map_err(|e| lexopt_error(e, &args))? {
         match arg {
