@@ -550,8 +550,13 @@ fn address_space_run(limit: u64, extra: &[&str], targets: &[String]) {
     match o.status.code() {
         Some(0) | Some(1) => {}
         Some(3) => assert!(
-            // std's own words for a failed thread start say "Out of memory (os error 12)".
-            log.to_lowercase().contains("out of memory") || log.contains("cannot start a thread"),
+            // std's own words for a failed thread start say "Out of memory (os error 12)"; for
+            // an allocation of its own that fails (then it aborts, see src/panic.rs), "memory
+            // allocation of N bytes failed".
+            log.to_lowercase().contains("out of memory")
+                || log.contains("cannot start a thread")
+                || (log.contains("memory allocation of")
+                    && log.contains("internal error: aborted")),
             "{what} without saying why:\n{}",
             tail(&log, 2000)
         ),

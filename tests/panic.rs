@@ -1,6 +1,6 @@
 //! The panic path of the shipped static binary: a panic in a thread prints its message and ends
 //! the whole process at once with exit 3 (an internal error, src/panic.rs), also with
-//! RUST_BACKTRACE=1.
+//! RUST_BACKTRACE=1; an abort (SIGABRT) ends it with exit 3 and a line as well.
 //!
 //! The musl build replaces the unwinder with stubs (src/unwind.rs), so this runs the real
 //! static binary from $SERVICE_PRECHECK_STATIC (`make test` sets it; unset, the test skips with
@@ -115,4 +115,74 @@ fn static_binary_panic_with_backtrace_prints_and_exits_3() {
 fn host_binary_panic_prints_and_exits_3() {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_service-precheck"));
     assert_exits_3_with_message(&bin, None);
+}
+
+/// An abort (SIGABRT: std's own, when an allocation it makes with the system allocator fails)
+/// is exit 3 with a line too, not 134. The binary waits for a closed loopback port until it is
+/// aborted from outside.
+fn assert_abort_exits_3(bin: &PathBuf) {
+    use std::io::{BufRead, BufReader};
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a loopback port");
+    let mut child = Command::new(bin)
+        .args(["-t", "30s", &closed.to_string()])
+        .env_remove(PANIC_VAR)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+    let (tx, rx) = mpsc::channel();
+    let stderr = child.stderr.take().expect("piped stderr");
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Waiting: its first reason is logged.
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains("not ready")) {
+        match rx.recv_timeout(PATIENCE) {
+            Ok(line) => seen.push(line),
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "{} never said it was waiting:\n{}",
+                    bin.display(),
+                    seen.join("\n")
+                );
+            }
+        }
+    }
+    let pid = i32::try_from(child.id()).expect("a pid fits in pid_t");
+    // SAFETY: kill has no memory-safety preconditions; the child is ours and not yet reaped.
+    unsafe { libc::kill(pid, libc::SIGABRT) };
+    let status = child.wait().expect("wait for the child");
+    seen.extend(rx.iter());
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "{}: wanted exit 3 after SIGABRT, got {status:?}:\n{}",
+        bin.display(),
+        seen.join("\n")
+    );
+    assert!(
+        seen.iter().any(|l| l.contains("internal error: aborted")),
+        "no line says why:\n{}",
+        seen.join("\n")
+    );
+}
+
+#[test]
+fn static_binary_abort_exits_3() {
+    let Some(bin) = static_binary("static_binary_abort_exits_3") else {
+        return;
+    };
+    assert_abort_exits_3(&bin);
+}
+
+#[test]
+fn host_binary_abort_exits_3() {
+    assert_abort_exits_3(&PathBuf::from(env!("CARGO_BIN_EXE_service-precheck")));
 }
