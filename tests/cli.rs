@@ -6,15 +6,17 @@
 //! Tests needing root or namespaces skip with a reason, except under CI=true where they fail.
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{Running, can_unshare, is_root, skip, unshare_flags};
 
 const BIN: &str = env!("CARGO_BIN_EXE_service-precheck");
 /// Far above anything a passing run needs; a hang fails instead of blocking the suite.
@@ -108,113 +110,6 @@ fn assert_logged(o: &Output, text: &str) {
 fn closed_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("local_addr").port()
-}
-
-/// A running binary whose stderr lines arrive on a channel, to wait for events.
-struct Running {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Running {
-    fn start(mut c: Command) -> Running {
-        let mut child = c
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let err = child.stderr.take().expect("piped stderr");
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Running {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Blocks until a stderr line contains `text`; fails after PATIENCE.
-    fn wait_for(&mut self, text: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!("no line with {text:?}; saw:\n{}", self.seen.join("\n"));
-                }
-            }
-        }
-    }
-
-    fn finish(mut self) -> (ExitStatus, String) {
-        let status = wait_status(&mut self.child, PATIENCE);
-        self.seen.extend(self.lines.try_iter());
-        // The reader thread ends at EOF; collect what it still had.
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
-            self.seen.push(line);
-        }
-        (status, self.seen.join("\n"))
-    }
-}
-
-fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| v == "true" || v == "1")
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Prints a skip line where it shows: straight to stderr, as libtest captures eprintln!.
-fn say_skip(why: &str) {
-    let _ = writeln!(std::io::stderr(), "{why}");
-}
-
-/// Returns false (and says why) when a namespace test cannot run here; panics under CI.
-fn can_unshare(what: &str) -> bool {
-    let mut probe = Command::new("unshare");
-    probe.args(unshare_flags()).arg("true");
-    let ok = probe
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        return true;
-    }
-    let why = format!(
-        "skipping {what}: cannot create network and mount namespaces here \
-         (run as root or enable unprivileged user namespaces)"
-    );
-    if in_ci() {
-        panic!("{why}, and CI=true requires it");
-    }
-    say_skip(&why);
-    false
-}
-
-fn unshare_flags() -> Vec<&'static str> {
-    let mut flags = vec!["--net", "--mount"];
-    if !is_root() {
-        flags.push("--map-root-user");
-    }
-    flags
 }
 
 /// The binary inside fresh network and mount namespaces with lo up and our own /etc/hosts,
@@ -420,7 +315,7 @@ fn a_listener_that_starts_late_is_seen() {
     run.wait_for(&format!("not ready: connection refused ({target})"));
     let _listener = TcpListener::bind(&target).expect("rebind the released port");
     run.wait_for(&format!("{target}: ready after"));
-    let (status, log) = run.finish();
+    let (status, log, _) = run.finish().parts();
     assert_eq!(status.code(), Some(0), "{log}");
 }
 
@@ -648,7 +543,7 @@ fn signal_ends_the_wait(sig: i32, name: &str) {
     run.wait_for("not ready: connection refused");
     // SAFETY: kill with a live child's pid and a valid signal number.
     unsafe { libc::kill(run.child.id() as i32, sig) };
-    let (status, log) = run.finish();
+    let (status, log, _) = run.finish().parts();
     assert_eq!(status.code(), Some(128 + sig), "{status:?}\n{log}");
     assert!(
         log.contains(&format!(
@@ -671,9 +566,10 @@ fn sigint_exits_130() {
 /// As PID 1 the kernel drops signals the process does not handle; the wait must still end.
 fn signal_ends_the_wait_as_pid_1(sig: i32) {
     if !is_root() {
-        let why = "skipping the PID 1 signal test: it needs root for a PID namespace (run as root)";
-        assert!(!in_ci(), "{why}, and CI=true requires it");
-        say_skip(why);
+        skip(
+            "the PID 1 signal test",
+            "it needs root for a PID namespace (run as root)",
+        );
         return;
     }
     let target = format!("127.0.0.1:{}", closed_port());
@@ -681,7 +577,7 @@ fn signal_ends_the_wait_as_pid_1(sig: i32) {
     c.args(["--pid", "--fork", "--", BIN, "-i", "20ms", &target]);
     let mut run = Running::start(c);
     run.wait_for("not ready: connection refused");
-    let unshare = run.child.id();
+    let unshare = run.pid();
     let children = std::fs::read_to_string(format!("/proc/{unshare}/task/{unshare}/children"))
         .expect("read unshare's children");
     let pid: i32 = children.trim().parse().expect("one child pid");
@@ -696,7 +592,7 @@ fn signal_ends_the_wait_as_pid_1(sig: i32) {
     );
     // SAFETY: kill with a live pid and a valid signal number.
     unsafe { libc::kill(pid, sig) };
-    let (status, log) = run.finish();
+    let (status, log, _) = run.finish().parts();
     assert_eq!(status.code(), Some(128 + sig), "{status:?}\n{log}");
 }
 
@@ -724,9 +620,10 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
         c.output()
     };
     let Ok(o) = script(None) else {
-        let why = "skipping the colour test: script(1) is missing (apt-get install bsdutils)";
-        assert!(!in_ci(), "{why}, and CI=true requires it");
-        say_skip(why);
+        skip(
+            "the colour test",
+            "script(1) is missing (apt-get install bsdutils)",
+        );
         return;
     };
     let text = String::from_utf8_lossy(&o.stdout);

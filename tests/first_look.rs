@@ -11,7 +11,7 @@
 //! nothing sleeps to synchronise.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -27,18 +27,13 @@ use common::{PATIENCE, Running, bin, temp_dir};
 /// Far below PATIENCE and far above what a passing run needs (some milliseconds).
 const BOUND: Duration = Duration::from_secs(5);
 
-fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| v == "true" || v == "1")
-}
-
-/// Says why `what` cannot run here and returns; under CI=true fails instead. Straight to stderr,
-/// not eprintln!: libtest captures the macros, and tests/run-all.sh collects `skipping ` lines.
+/// Says why `what` cannot run here, once per test binary (tests share a missing tool); under
+/// CI=true fails every time instead.
 fn skip(what: &str, why: &str, said: &Once) {
-    let line = format!("skipping {what}: {why}");
-    assert!(!in_ci(), "{line}, and CI=true requires it");
-    said.call_once(|| {
-        let _ = writeln!(io::stderr(), "{line}");
-    });
+    if common::in_ci() {
+        common::skip(what, why);
+    }
+    said.call_once(|| common::skip(what, why));
 }
 
 /// A program on PATH, or None (after saying so once) when it is missing.

@@ -9,6 +9,7 @@
 //! (a full pipe, an accepted connection, a log line, an exit) and sleep only to pace a
 //! scenario (a port that opens at about 3 s), never to synchronise.
 
+mod common;
 #[path = "hostile/support.rs"]
 mod support;
 
@@ -164,7 +165,7 @@ fn sigstop_across_the_deadline_does_not_count() {
             // Pacing: the deadline passes while the binary is stopped.
             pace_until(start + Duration::from_millis(2000));
             kill(r.pid(), libc::SIGCONT);
-            let (status, log) = r.finish();
+            let (status, log, _) = r.finish().parts();
             drop(listeners);
             if stopped_at >= Duration::from_millis(900) {
                 // Too slow to stop it before its deadline here: this run proves nothing.

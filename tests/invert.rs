@@ -12,7 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -439,44 +439,6 @@ fn localhost_is_never_gone() {
         .logged("localhost: not gone: still ready: 127.0.0.1")
         .logged("localhost: not gone at the deadline: still ready: 127.0.0.1")
         .logged("deadline of 1s passed: 0 of 1 targets gone, 1 needed");
-}
-
-fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| v == "true" || v == "1")
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn unshare_flags() -> Vec<&'static str> {
-    let mut flags = vec!["--net", "--mount"];
-    if !is_root() {
-        flags.push("--map-root-user");
-    }
-    flags
-}
-
-/// Returns false (and says why) when a namespace test cannot run here; panics under CI.
-fn can_unshare(what: &str) -> bool {
-    let ok = Command::new("unshare")
-        .args(unshare_flags())
-        .arg("true")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        return true;
-    }
-    let why = format!(
-        "skipping {what}: cannot create network and mount namespaces here \
-         (run as root or enable unprivileged user namespaces)"
-    );
-    assert!(!in_ci(), "{why}, and CI=true requires it");
-    let _ = writeln!(std::io::stderr(), "{why}");
-    false
 }
 
 /// The binary (with `--invert`) inside fresh network and mount namespaces with lo up, our own

@@ -1,10 +1,11 @@
 //! Helpers shared by the integration tests that run the binary and wait for its log lines
-//! (tests/kinds.rs, tests/invert.rs): the binary under test, a running binary whose stderr lines
-//! arrive on a channel, its finished run, and temporary directories.
+//! (tests/cli.rs, kinds.rs, invert.rs, first_look.rs, hostile.rs): the binary under test, a
+//! running binary whose stderr lines arrive on a channel, its finished run, temporary
+//! directories, and the rules for skipping (a line on stderr, a failure under CI=true).
 // Each test crate uses a part of this module.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -82,6 +83,10 @@ impl Running {
                 }
             }
         }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
     }
 
     pub fn signal(&self, sig: i32) {
@@ -174,4 +179,49 @@ pub fn temp_dir(name: &str) -> PathBuf {
 
 pub fn text(p: &Path) -> &str {
     p.to_str().expect("a UTF-8 temp path")
+}
+
+/// CI=true (or 1): nothing may be skipped.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| v == "true" || v == "1")
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Says that `what` is skipped and why, as one `skipping ` line that tests/run-all.sh collects;
+/// under CI=true fails instead. Straight to stderr: libtest captures eprintln!.
+pub fn skip(what: &str, why: &str) {
+    let line = format!("skipping {what}: {why}");
+    assert!(!in_ci(), "{line}, and CI=true requires it");
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// The flags of `unshare` for a network and mount namespace of our own (as root, or mapped to
+/// root in a user namespace).
+pub fn unshare_flags() -> Vec<&'static str> {
+    let mut flags = vec!["--net", "--mount"];
+    if !is_root() {
+        flags.push("--map-root-user");
+    }
+    flags
+}
+
+/// Whether namespace tests can run here; when not, says so for `what` (see `skip`).
+pub fn can_unshare(what: &str) -> bool {
+    let ok = Command::new("unshare")
+        .args(unshare_flags())
+        .arg("true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        let why = "cannot create network and mount namespaces here \
+                   (run as root or enable unprivileged user namespaces)";
+        skip(what, why);
+    }
+    ok
 }

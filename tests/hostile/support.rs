@@ -5,11 +5,10 @@
 //! resolved only by a binary started there under `unshare --mount` with our own /etc/hosts,
 //! resolv.conf (a nameserver on 127.0.0.1 where nothing listens) and nsswitch.conf.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc::{self, Receiver};
 use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -154,72 +153,6 @@ pub fn assert_code(o: &Output, code: i32) {
     );
 }
 
-/// A running binary whose stderr lines arrive on a channel, to wait for events.
-pub struct Running {
-    pub child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Running {
-    pub fn start(mut c: Command) -> Running {
-        let mut child = c
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let err = child.stderr.take().expect("piped stderr");
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            use std::io::BufRead;
-            for line in io::BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Running {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Blocks until a stderr line contains `text`; fails after PATIENCE.
-    pub fn wait_for(&mut self, text: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!("no line with {text:?}; saw:\n{}", self.seen.join("\n"));
-                }
-            }
-        }
-    }
-
-    pub fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    pub fn finish(mut self) -> (ExitStatus, String) {
-        let status = wait_status(&mut self.child, PATIENCE);
-        // The reader thread ends at EOF; collect what it still had.
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
-            self.seen.push(line);
-        }
-        (status, self.seen.join("\n"))
-    }
-}
-
 pub fn kill(pid: i32, sig: i32) {
     // SAFETY: kill with a pid of a child we have not reaped yet and a valid signal number.
     let rc = unsafe { libc::kill(pid, sig) };
@@ -233,23 +166,7 @@ pub fn proc_state(pid: i32) -> Option<char> {
     stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
-pub fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| v == "true" || v == "1")
-}
-
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Says why `test` cannot run here and returns; under CI=true fails instead.
-pub fn skip(test: &str, why: &str) {
-    let line = format!("skipping {test}: {why}");
-    assert!(!in_ci(), "{line}, and CI=true requires it");
-    // Straight to stderr, not eprintln!: libtest captures the macros, and tests/run-all.sh
-    // collects `skipping ` lines into its summary.
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
+pub use crate::common::{Running, is_root, skip};
 
 /// Runs `f` on a thread of its own in a new network namespace with `lo` up. Sockets `f` opens
 /// and processes it starts (and threads it starts) are in that namespace; the rest of the test
