@@ -8,6 +8,7 @@
 mod dns;
 mod file;
 mod http;
+mod talk;
 mod tcp;
 mod unix;
 

@@ -19,6 +19,13 @@ pub enum ConnectError {
     Other(String),
 }
 
+impl ConnectError {
+    /// Whether the failure proves nothing listens there (as opposed to not knowing).
+    pub fn proves_absent(&self) -> bool {
+        matches!(self, ConnectError::Refused | ConnectError::ToItself)
+    }
+}
+
 /// One connect, bounded by `timeout`; counts only a connection to another socket.
 pub fn connect(addr: SocketAddr, timeout: Duration) -> Result<(), ConnectError> {
     open(addr, timeout).map(drop)

@@ -1,0 +1,328 @@
+//! The conversation after a connect: one bounded loop that every protocol target shares.
+//!
+//! A protocol is a `Dialect`: the bytes it sends first, a byte limit, and a pure judge over the
+//! bytes received so far that answers ready, not ready (and why), "need more", or "send these
+//! bytes next". The loop here owns the socket: the connect timeout bounds the connect, the same
+//! length again bounds the whole conversation, the byte limit bounds what is read (a buffer of
+//! that size is the only allocation, whatever a length field claims), and a close, a reset or a
+//! timeout is a reason with what was read so far. Judges never see a socket, so unit tests and
+//! the fuzz test call them with literal bytes.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use super::tcp::{self, ConnectError};
+
+/// What a judge makes of the bytes received so far.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The answer is not complete: read more (or, when the server closed, give up).
+    More,
+    /// Send these bytes, then judge again (at once, with the same bytes and `sent` one higher).
+    Send(Vec<u8>),
+    /// The conversation is over: ready, or not ready and why.
+    Done(Result<(), Said>),
+}
+
+/// A protocol spoken after a TCP connect. Plain data: everything it sends and judges is fixed
+/// when the target is parsed.
+pub trait Dialect: fmt::Debug + Send + Sync {
+    /// The protocol's name in reasons (`postgres`, `HTTP`).
+    fn name(&self) -> &'static str;
+
+    /// The bytes sent right after the connect; empty when the server speaks first.
+    fn hello(&self) -> Cow<'_, [u8]>;
+
+    /// The most bytes read in one conversation.
+    fn limit(&self) -> usize;
+
+    /// Judges `heard`, everything received so far, after `sent` `Step::Send`s. `closed` is true
+    /// when the server has closed (or reset) the connection: nothing more will come, and `More`
+    /// then means "incomplete" (see `fault`).
+    fn judge(&self, heard: &[u8], sent: usize, closed: bool) -> Step;
+
+    /// Bytes to send before closing a conversation that ends early (a timeout, the byte limit,
+    /// a close), for servers that punish a client leaving mid-handshake (MySQL counts it
+    /// toward `max_connect_errors`). None by default.
+    fn last_words(&self, _heard: &[u8], _sent: usize) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// How a conversation that ended without the judge's answer is told.
+    fn fault(&self, fault: Fault, heard: &[u8]) -> Said {
+        let name = self.name();
+        Said::new(match fault {
+            Fault::TimedOut(t) => format!(
+                "no {name} answer within {}{}",
+                humantime::format_duration(t),
+                so_far(heard)
+            ),
+            Fault::Closed => format!(
+                "connection closed before a complete {name} answer{}",
+                so_far(heard)
+            ),
+            Fault::Reset => format!(
+                "connection reset before a complete {name} answer{}",
+                so_far(heard)
+            ),
+            Fault::TooLong(n) => format!("{name} answer longer than {n} bytes"),
+            Fault::Io(errno) => format!(
+                "{name} exchange failed: {}",
+                io::Error::from_raw_os_error(errno)
+            ),
+        })
+    }
+}
+
+/// How a conversation ended without a judgement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The whole conversation took longer than the connect timeout allows.
+    TimedOut(Duration),
+    /// The server closed the connection.
+    Closed,
+    /// The server reset the connection.
+    Reset,
+    /// More than the dialect's limit of bytes would have been needed.
+    TooLong(usize),
+    /// Reading or writing failed otherwise: the errno.
+    Io(i32),
+}
+
+/// Why a conversation did not count, worded by its dialect, and whether that proves the target
+/// is not there (for `--invert`: an HTTP status outside the set does, a silent server does not).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Said {
+    text: String,
+    absent: bool,
+}
+
+impl Said {
+    /// A reason that proves nothing about absence.
+    pub fn new(text: impl Into<String>) -> Said {
+        Said {
+            text: text.into(),
+            absent: false,
+        }
+    }
+
+    /// A reason that proves the service is not there.
+    pub fn absent(text: impl Into<String>) -> Said {
+        Said {
+            text: text.into(),
+            absent: true,
+        }
+    }
+
+    pub fn proves_absent(&self) -> bool {
+        self.absent
+    }
+}
+
+impl fmt::Display for Said {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Why one address did not count: its connect, or the conversation after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AddrError {
+    Connect(ConnectError),
+    Answer(Said),
+}
+
+impl AddrError {
+    /// Whether the failure proves nothing is there: a refused connect, or an answer that says so.
+    pub fn proves_absent(&self) -> bool {
+        match self {
+            AddrError::Connect(e) => e.proves_absent(),
+            AddrError::Answer(said) => said.proves_absent(),
+        }
+    }
+}
+
+/// Server text for a reason: printable ASCII kept, anything else escaped as `\xNN`, cut after
+/// `max` bytes of input with `...`.
+pub fn printable(bytes: &[u8], max: usize) -> String {
+    let mut out = String::with_capacity(bytes.len().min(max) + 3);
+    for &b in bytes.iter().take(max) {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b' '..=b'~' => out.push(char::from(b)),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    if bytes.len() > max {
+        out.push_str("...");
+    }
+    out
+}
+
+/// The most bytes of an incomplete answer quoted in a reason.
+const SO_FAR: usize = 48;
+
+/// `" after N bytes: '...'"`, or nothing when nothing came.
+fn so_far(heard: &[u8]) -> String {
+    match heard.len() {
+        0 => String::new(),
+        n => format!(" (after {n} bytes: '{}')", printable(heard, SO_FAR)),
+    }
+}
+
+/// The most bytes drained after the conversation, so that closing sends no reset.
+const DRAIN: usize = 64 * 1024;
+
+/// Connects to `addr` and holds the dialect's conversation: `timeout` bounds the connect, and
+/// the same length again everything after it.
+pub fn converse(
+    addr: SocketAddr,
+    timeout: Duration,
+    dialect: &dyn Dialect,
+) -> Result<(), AddrError> {
+    let stream = tcp::open(addr, timeout).map_err(AddrError::Connect)?;
+    let until = Instant::now() + timeout;
+    let mut conversation = Conversation {
+        stream,
+        until,
+        timeout,
+        heard: vec![0u8; dialect.limit()],
+        len: 0,
+        sent: 0,
+        reset: false,
+    };
+    let result = conversation.run(dialect);
+    conversation.close(dialect, result.is_err());
+    result.map_err(AddrError::Answer)
+}
+
+/// One conversation's socket, buffer and clock.
+struct Conversation {
+    stream: TcpStream,
+    until: Instant,
+    timeout: Duration,
+    heard: Vec<u8>,
+    len: usize,
+    sent: usize,
+    /// The server reset the connection (rather than closing it).
+    reset: bool,
+}
+
+impl Conversation {
+    fn run(&mut self, dialect: &dyn Dialect) -> Result<(), Said> {
+        let hello = dialect.hello();
+        if !hello.is_empty() {
+            self.write(&hello).map_err(|f| dialect.fault(f, &[]))?;
+        }
+        let mut closed = false;
+        loop {
+            let heard = &self.heard[..self.len];
+            match dialect.judge(heard, self.sent, closed) {
+                Step::Done(result) => return result,
+                Step::Send(bytes) => {
+                    if let Err(f) = self.write(&bytes) {
+                        return Err(dialect.fault(f, &self.heard[..self.len]));
+                    }
+                    self.sent += 1;
+                    continue;
+                }
+                Step::More if closed => {
+                    let fault = if self.reset {
+                        Fault::Reset
+                    } else {
+                        Fault::Closed
+                    };
+                    return Err(dialect.fault(fault, heard));
+                }
+                Step::More if self.len == self.heard.len() => {
+                    return Err(dialect.fault(Fault::TooLong(self.heard.len()), heard));
+                }
+                Step::More => {}
+            }
+            match self.read() {
+                Ok(0) => closed = true,
+                Ok(n) => self.len += n,
+                // What came before a reset still counts: Redis sends its reason, then resets.
+                Err(Fault::Reset) => (closed, self.reset) = (true, true),
+                Err(f) => return Err(dialect.fault(f, &self.heard[..self.len])),
+            }
+        }
+    }
+
+    /// What is left of the conversation's time; a fault once it is up.
+    fn left(&self) -> Result<Duration, Fault> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Fault::TimedOut(self.timeout));
+        }
+        Ok(left)
+    }
+
+    fn write(&mut self, mut bytes: &[u8]) -> Result<(), Fault> {
+        while !bytes.is_empty() {
+            let left = self.left()?;
+            self.stream
+                .set_write_timeout(Some(left))
+                .map_err(|e| fault(&e, self.timeout))?;
+            match self.stream.write(bytes) {
+                Ok(0) => return Err(Fault::Closed),
+                Ok(n) => bytes = &bytes[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(fault(&e, self.timeout)),
+            }
+        }
+        Ok(())
+    }
+
+    /// One read into the rest of the buffer (which the caller keeps non-empty).
+    fn read(&mut self) -> Result<usize, Fault> {
+        loop {
+            let left = self.left()?;
+            self.stream
+                .set_read_timeout(Some(left))
+                .map_err(|e| fault(&e, self.timeout))?;
+            match self.stream.read(&mut self.heard[self.len..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                result => return result.map_err(|e| fault(&e, self.timeout)),
+            }
+        }
+    }
+
+    /// Ends the conversation without a reset: the dialect's last words when it ended early,
+    /// then a half-close, then what already arrived is read and dropped (closing a socket with
+    /// unread bytes sends a reset, which servers log), all without waiting.
+    fn close(mut self, dialect: &dyn Dialect, early: bool) {
+        if early {
+            if let Some(words) = dialect.last_words(&self.heard[..self.len], self.sent) {
+                // The socket's send buffer is empty by now, so a short write does not block
+                // for long; the deadline still bounds it.
+                self.until = self.until.max(Instant::now() + Duration::from_millis(100));
+                let _ = self.write(&words);
+            }
+        }
+        let _ = self.stream.shutdown(Shutdown::Write);
+        if self.stream.set_nonblocking(true).is_ok() {
+            let mut sink = [0u8; 4096];
+            let mut drained = 0;
+            while drained < DRAIN {
+                match self.stream.read(&mut sink) {
+                    Ok(n) if n > 0 => drained += n,
+                    _ => break,
+                }
+            }
+        }
+    }
+}
+
+/// An I/O error as a fault: a timeout (SO_RCVTIMEO and SO_SNDTIMEO give EAGAIN), a reset, or
+/// an errno.
+fn fault(e: &io::Error, timeout: Duration) -> Fault {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Fault::TimedOut(timeout),
+        io::ErrorKind::ConnectionReset => Fault::Reset,
+        _ => Fault::Io(e.raw_os_error().unwrap_or(0)),
+    }
+}
