@@ -8,7 +8,7 @@
 mod dns;
 mod file;
 mod http;
-mod talk;
+pub mod talk;
 mod tcp;
 mod unix;
 
