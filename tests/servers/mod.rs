@@ -94,14 +94,8 @@ pub fn command_as(program: &Path, owner: (u32, u32), log: &Path) -> Command {
     let err = out.try_clone().expect("dup the server log");
     c.stdin(Stdio::null()).stdout(out).stderr(err).process_group(0);
     if is_root() {
+        // std drops root's supplementary groups (setgroups(0)) before setuid.
         c.uid(owner.0).gid(owner.1);
-        // SAFETY: setgroups is async-signal-safe; it drops root's supplementary groups.
-        unsafe {
-            c.pre_exec(|| match libc::setgroups(0, std::ptr::null()) {
-                0 => Ok(()),
-                _ => Err(std::io::Error::last_os_error()),
-            });
-        }
     }
     c
 }
