@@ -1,10 +1,11 @@
-//! The HTTP half of an attempt: one `GET` to one address over a plain TCP connection, read as far
-//! as the end of the response headers, and the status judged as a Kubernetes httpGet probe would.
+//! The HTTP dialect: one `GET` over a plain TCP connection, read as far as the end of the
+//! response headers, and the status judged as a Kubernetes httpGet probe would.
 //!
-//! Bounded in bytes (`MAX_HEAD`) and in time: the connect timeout bounds the connect, and the same
-//! length again bounds the whole answer, so a server trickling bytes cannot hold the attempt.
-//! Redirects are not followed (a 3xx is a status like any other). Nothing the server sends reaches
-//! a log line except the status code and a reason phrase of printable ASCII.
+//! The shared conversation loop (`talk`) bounds it in bytes (`MAX_HEAD`) and in time: the connect
+//! timeout bounds the connect, and the same length again the whole answer, so a server trickling
+//! bytes cannot hold the attempt. Redirects are not followed (a 3xx is a status like any other).
+//! Nothing the server sends reaches a log line except the status code and a reason phrase of
+//! printable ASCII.
 
 use std::borrow::Cow;
 use std::fmt;

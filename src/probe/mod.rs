@@ -41,7 +41,8 @@ pub struct Service {
     pub dialect: fn(Option<&str>, Option<&str>) -> Arc<dyn Dialect>,
 }
 
-/// Every protocol target: adding a protocol is a module and a line here.
+/// The scheme table of the protocols spoken after a connect: adding a protocol is a module
+/// under `probe/` and a line here (`target` reads the URL, `talk` holds the conversation).
 pub const SERVICES: &[Service] = &[];
 
 /// What one attempt found.
