@@ -407,9 +407,12 @@ impl Probe {
         min: usize,
         failure: &mut Option<(SocketAddr, AddrError)>,
     ) -> Tried {
-        let addrs = found.iter().map(|ip| SocketAddr::new(*ip, port));
-        let (known, new): (Vec<SocketAddr>, Vec<SocketAddr>) =
-            addrs.partition(|addr| self.accepted.contains(addr));
+        let (known, new): (Vec<IpAddr>, Vec<IpAddr>) =
+            (found.iter()).partition(|ip| self.accepted.contains(&SocketAddr::new(**ip, port)));
+        let new: Vec<SocketAddr> = new
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect();
         let timeout = self.connect_timeout;
         let results = at_once(&new, &|addr| match talk {
             None => tcp::connect(addr, timeout).map_err(AddrError::Connect),
@@ -422,7 +425,7 @@ impl Probe {
                     if self.remember {
                         self.accepted.insert(addr);
                     }
-                    ok.push(addr);
+                    ok.push(addr.ip());
                 }
                 Err(e) => {
                     let keep = failure
@@ -434,8 +437,10 @@ impl Probe {
                 }
             }
         }
-        // One port: sorting the socket addresses sorts the addresses.
+        // One port: sorting the addresses sorts the socket addresses (sorting IpAddr, as the
+        // lookups do, keeps one sort in the binary).
         ok.sort_unstable();
+        let ok: Vec<SocketAddr> = ok.into_iter().map(|ip| SocketAddr::new(ip, port)).collect();
         tally(strings(&ok), min)
     }
 }
