@@ -87,7 +87,7 @@ fn usage_errors_exit_2_and_quote_the_input() {
         assert_code(&o, 2);
         assert_logged(&o, text);
     }
-    let mut c = cmd(["db"]);
+    let mut c = cmd(&["db"]);
     c.env("PRECHECK_INTERVAL", "1ms");
     let o = output(c, PATIENCE);
     assert_code(&o, 2);
@@ -96,7 +96,7 @@ fn usage_errors_exit_2_and_quote_the_input() {
 
 #[test]
 fn non_utf8_arguments_are_usage_errors_not_panics() {
-    let o = output(cmd([OsStr::from_bytes(b"db\xff.ns")]), PATIENCE);
+    let o = output(cmd(&[OsStr::from_bytes(b"db\xff.ns")]), PATIENCE);
     assert_code(&o, 2);
     assert_logged(&o, "not valid UTF-8");
 }
@@ -105,7 +105,7 @@ fn non_utf8_arguments_are_usage_errors_not_panics() {
 fn localhost_and_port_checks_on_literals_are_ready() {
     // -4: this machine's /etc/hosts has no ::1 entry, and AAAA must not go out to its DNS.
     let (_l, target) = open_port();
-    let mut c = cmd(["-4", "-t", "5s", "localhost", &target]);
+    let mut c = cmd(&["-4", "-t", "5s", "localhost", &target]);
     // The colour check below needs NO_COLOR unset.
     c.env_remove("NO_COLOR");
     let o = output(c, PATIENCE);

@@ -608,7 +608,7 @@ fn unknown_options_quote_the_whole_argument() {
 #[test]
 fn a_bad_target_in_precheck_targets_names_the_variable() {
     let _serial = serial();
-    let mut c = cmd::<&str>([]);
+    let mut c = cmd::<&str>(&[]);
     c.env("PRECHECK_TARGETS", "ok.test bad:port");
     let log = usage_error(c);
     assert!(log.contains("PRECHECK_TARGETS"), "{log}");
@@ -630,7 +630,7 @@ fn control_and_bidi_characters_are_never_echoed_raw() {
     for t in evil {
         let log = usage_error(cmd(&[t]));
         check(t, &log);
-        let mut c = cmd::<&str>([]);
+        let mut c = cmd::<&str>(&[]);
         c.env("PRECHECK_TARGETS", format!("ok.test {t}"));
         check(t, &usage_error(c));
         check(t, &usage_error(cmd(&["-t", t, "localhost"])));

@@ -26,7 +26,7 @@ fn still_there(run: &mut Running, target: &str, what: &str, n: u32) {
 
 /// The binary with `--invert` and these arguments, in the clean environment of `cmd`.
 fn invert(args: &[&str]) -> Command {
-    let mut c = cmd(["--invert"]);
+    let mut c = cmd(&["--invert"]);
     c.args(args);
     c
 }
@@ -282,9 +282,9 @@ fn a_permission_error_is_never_gone() {
     let args = ["--invert", "-i", "50ms", "-t", "500ms", &target];
     // Root passes every permission check: run the binary as nobody instead.
     let c = if is_root() {
-        cmd_as_nobody(&dir, args)
+        cmd_as_nobody(&dir, &args)
     } else {
-        cmd(args)
+        cmd(&args)
     };
     let done = Running::start(c).finish();
     let _ = std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755));
@@ -377,13 +377,13 @@ fn localhost_is_never_gone() {
 /// follows it).
 fn in_netns(name: &str, hosts: &str, nsswitch: &str, args: &[&str]) -> Command {
     let hosts = format!("127.0.0.1 localhost\n{hosts}");
-    let args = std::iter::once("--invert").chain(args.iter().copied());
+    let args = [&["--invert"], args].concat();
     netns_cmd(
         &format!("invert-netns-{name}"),
         &hosts,
         nsswitch,
         &bin(),
-        args,
+        &args,
     )
 }
 

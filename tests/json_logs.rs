@@ -174,7 +174,7 @@ fn hostile_strings_are_escaped_in_json_and_in_text() {
 #[test]
 fn a_signal_is_a_json_event() {
     let closed = closed_port();
-    let mut child = cmd(["--log-format", "json", "-i", "20ms", &closed])
+    let mut child = cmd(&["--log-format", "json", "-i", "20ms", &closed])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

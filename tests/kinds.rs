@@ -280,9 +280,9 @@ fn a_permission_error_is_a_reason_not_missing() {
     let args = ["-i", "50ms", "-t", "300ms", &target];
     // Root passes every permission check: run the binary as nobody instead.
     let c = if is_root() {
-        cmd_as_nobody(&dir, args)
+        cmd_as_nobody(&dir, &args)
     } else {
-        cmd(args)
+        cmd(&args)
     };
     let (status, log, _) = Running::start(c).finish().parts();
     let _ = std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755));

@@ -52,7 +52,7 @@ pub fn clean(program: impl AsRef<OsStr>) -> Command {
 }
 
 /// The binary under test with `args`, in the clean environment of `clean`.
-pub fn cmd<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>) -> Command {
+pub fn cmd<S: AsRef<OsStr>>(args: &[S]) -> Command {
     let mut c = clean(bin());
     c.args(args);
     c
@@ -61,7 +61,7 @@ pub fn cmd<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>) -> Command {
 /// `cmd` as nobody (uid and gid 65534), for tests run as root (who passes every permission
 /// check): from a copy of the binary in `dir` (a `temp_dir`), which nobody may execute wherever
 /// the build directory is.
-pub fn cmd_as_nobody<S: AsRef<OsStr>>(dir: &Path, args: impl IntoIterator<Item = S>) -> Command {
+pub fn cmd_as_nobody<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Command {
     let copy = dir.join("service-precheck");
     std::fs::copy(bin(), &copy).expect("copy the binary");
     std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -303,7 +303,7 @@ pub fn netns_cmd<S: AsRef<OsStr>>(
     hosts: &str,
     nsswitch: &str,
     program: &Path,
-    args: impl IntoIterator<Item = S>,
+    args: &[S],
 ) -> Command {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     std::fs::create_dir_all(&dir).expect("temp dir");
