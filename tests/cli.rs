@@ -1,4 +1,6 @@
 //! Runs the built binary the way users do: exit codes, log lines, exec, signals, namespaces.
+//! The binary is the static one ($SERVICE_PRECHECK_STATIC) where set, else cargo's, in the clean
+//! environment of tests/common `cmd`.
 //!
 //! Timing bounds are generous (seconds); synchronisation waits for the binary's own log lines.
 //! Names other than `localhost` and IP literals are resolved only inside `unshare --net --mount`

@@ -2,7 +2,8 @@
 //! (with serde_json, a real parser), carries the documented fields, and hostile strings (ESC,
 //! quotes, backslashes, U+2028, bidi overrides) come out escaped, never raw.
 //!
-//! Only `localhost` (with -4) and loopback ports: nothing reaches a resolver.
+//! Only `localhost` (with -4) and loopback ports: nothing reaches a resolver. The binary is the
+//! static one ($SERVICE_PRECHECK_STATIC) where set, in the clean environment of tests/common.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};

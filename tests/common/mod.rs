@@ -111,7 +111,7 @@ pub fn read_all(r: Option<impl Read>) -> Vec<u8> {
 }
 
 /// The exit status, or None when the child is still running after `limit`.
-pub fn wait_until(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+pub fn exit_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
@@ -126,7 +126,7 @@ pub fn wait_until(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 
 /// The exit status; kills the child and fails the test after `limit`.
 pub fn wait_status(child: &mut Child, limit: Duration) -> ExitStatus {
-    match wait_until(child, limit) {
+    match exit_within(child, limit) {
         Some(status) => status,
         None => {
             let _ = child.kill();

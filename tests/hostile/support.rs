@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::read_all;
 pub use crate::common::{
-    PATIENCE, Running, bin, clean, cmd, is_root, output, skip, wait_status, wait_until,
+    PATIENCE, Running, bin, clean, cmd, exit_within, is_root, output, skip, wait_status,
 };
 
 /// Whether the binary under test is statically linked (no ELF interpreter): the musl build,
