@@ -8,9 +8,11 @@
 mod dns;
 mod file;
 mod http;
+pub mod mysql;
 pub mod talk;
 mod tcp;
 mod unix;
+pub mod zookeeper;
 
 use std::collections::BTreeSet;
 use std::fmt;
