@@ -4,11 +4,11 @@
 //! blocked, in the same namespace, in the same test.
 
 mod common;
-mod servers;
 #[path = "servers/mariadb.rs"]
 mod mariadb_server;
 #[path = "servers/netns.rs"]
 mod netns;
+mod servers;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -78,7 +78,9 @@ fn too_many_connections_is_not_ready_until_one_is_free() {
     let target = format!("mysql://{}", db.addr);
     let f = run(precheck(&["-t", "1500ms", "-i", "200ms", &target]));
     f.code(1)
-        .logged(&format!("{target}: not ready: mysql: 1040 Too many connections"))
+        .logged(&format!(
+            "{target}: not ready: mysql: 1040 Too many connections"
+        ))
         .within(Duration::from_secs(15));
     // A `tcp://` check is fooled: the port accepts.
     run(precheck(&["-t", "5s", &format!("tcp://{}", db.addr)])).code(0);
@@ -130,7 +132,9 @@ fn probes_never_get_the_host_blocked_and_a_naive_probe_does() {
     let by_name = format!("mysql://db.test:{}", db.addr.port());
     // Twenty runs, one attempt each. Some with a connect timeout so short that the attempt
     // ends before or in the middle of the greeting: the login goes out anyway.
-    let timeouts = ["2s", "1ms", "2s", "2ms", "2s", "3ms", "5ms", "2s", "1ms", "10ms"];
+    let timeouts = [
+        "2s", "1ms", "2s", "2ms", "2s", "3ms", "5ms", "2s", "1ms", "10ms",
+    ];
     let (mut ready, mut cut) = (0, 0);
     let mut reasons = Vec::new();
     for (n, timeout) in timeouts.iter().cycle().take(20).enumerate() {
@@ -142,8 +146,17 @@ fn probes_never_get_the_host_blocked_and_a_naive_probe_does() {
         match f.status.code() {
             Some(0) => ready += 1,
             Some(1) => {
-                assert!(!f.log.contains("1129"), "blocked after {n} runs:\n{}", f.log);
-                reasons.extend(f.log.lines().filter(|l| l.contains("not ready")).map(String::from));
+                assert!(
+                    !f.log.contains("1129"),
+                    "blocked after {n} runs:\n{}",
+                    f.log
+                );
+                reasons.extend(
+                    f.log
+                        .lines()
+                        .filter(|l| l.contains("not ready"))
+                        .map(String::from),
+                );
                 cut += 1;
             }
             _ => panic!("run {n}: {:?}\n{}", f.status, f.log),
@@ -175,14 +188,16 @@ fn probes_never_get_the_host_blocked_and_a_naive_probe_does() {
         "1129 expected: {}",
         String::from_utf8_lossy(&first)
     );
-    let e = db.real_client().expect_err("the naive probes did not block the host");
+    let e = db
+        .real_client()
+        .expect_err("the naive probes did not block the host");
     assert!(e.contains("1129"), "{e}");
     let mut c = ns.command(common::bin());
     c.env_clear().env("NO_COLOR", "1");
     c.args(["-t", "300ms", "-i", "5s", &target]);
-    run(c)
-        .code(1)
-        .logged(&format!("{target}: not ready: mysql: 1129 Host '{CLIENT}' is blocked"));
+    run(c).code(1).logged(&format!(
+        "{target}: not ready: mysql: 1129 Host '{CLIENT}' is blocked"
+    ));
     db.flush_hosts();
     db.real_client().expect("FLUSH HOSTS unblocks");
 }
@@ -275,7 +290,10 @@ fn huge(s: &mut TcpStream) {
 }
 
 fn control_chars(s: &mut TcpStream) {
-    let _ = s.write_all(&packet(0, b"\xff\x10\x04\x1b[2J\x1b]0;pwned\x07\r\nToo many\x00"));
+    let _ = s.write_all(&packet(
+        0,
+        b"\xff\x10\x04\x1b[2J\x1b]0;pwned\x07\r\nToo many\x00",
+    ));
     let _ = s.shutdown(Shutdown::Write);
 }
 
@@ -298,10 +316,22 @@ fn hostile_fakes_are_never_ready_and_always_get_the_login() {
     let login = raw_login("service-precheck");
     let cases: [(&str, fn(&mut TcpStream), &str); 6] = [
         ("silent", silent, "no mysql answer within"),
-        ("garbage", garbage, "mysql: not a MySQL greeting: 'SSH-2.0-OpenSSH_9.2p1 Debian-2\\x0d'"),
+        (
+            "garbage",
+            garbage,
+            "mysql: not a MySQL greeting: 'SSH-2.0-OpenSSH_9.2p1 Debian-2\\x0d'",
+        ),
         ("trickle", trickle, "no mysql answer within"),
-        ("endless", endless, "mysql: a packet of 4276545 bytes announced"),
-        ("huge", huge, "mysql: a packet of 16777215 bytes announced, more than the 4096"),
+        (
+            "endless",
+            endless,
+            "mysql: a packet of 4276545 bytes announced",
+        ),
+        (
+            "huge",
+            huge,
+            "mysql: a packet of 16777215 bytes announced, more than the 4096",
+        ),
         (
             "control",
             control_chars,
@@ -331,15 +361,26 @@ fn hostile_fakes_are_never_ready_and_always_get_the_login() {
             // A first-packet ERR: the server refused, nothing is owed.
             assert_eq!(sent[0], b"", "{name}");
         } else {
-            assert_eq!(sent[0], login, "{name}: the login was not sent before closing");
+            assert_eq!(
+                sent[0], login,
+                "{name}: the login was not sent before closing"
+            );
         }
     }
     // An AuthSwitchRequest left hanging is answered: 64 zero bytes for ed25519, sequence 3.
     let f = fake(switch_then_silent);
     let target = format!("mysql://{}", f.addr);
-    run(precheck(&["-t", "1s", "-i", "5s", "--connect-timeout", "500ms", &target]))
-        .code(1)
-        .logged("no mysql answer within");
+    run(precheck(&[
+        "-t",
+        "1s",
+        "-i",
+        "5s",
+        "--connect-timeout",
+        "500ms",
+        &target,
+    ]))
+    .code(1)
+    .logged("no mysql answer within");
     let sent = f.sent(1);
     let mut want = login.clone();
     want.extend(packet(3, &[0; 64]));

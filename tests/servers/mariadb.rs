@@ -132,7 +132,8 @@ impl Mariadb {
             db.sql("SELECT 1").is_ok()
         });
         // The account a real client logs in with (no password, from anywhere).
-        db.sql("CREATE USER control@'%'").expect("create the control user");
+        db.sql("CREATE USER control@'%'")
+            .expect("create the control user");
         Ok(db)
     }
 
@@ -150,7 +151,13 @@ impl Mariadb {
     /// Runs SQL as root over the unix socket: its output, or the client's error.
     pub fn sql(&self, sql: &str) -> Result<String, String> {
         let out = Command::new(&self.client)
-            .args(["--no-defaults", "--batch", "--skip-column-names", "-u", "root"])
+            .args([
+                "--no-defaults",
+                "--batch",
+                "--skip-column-names",
+                "-u",
+                "root",
+            ])
             .arg(format!("--socket={}", self.socket.display()))
             .args(["-e", sql])
             .stdin(Stdio::null())
@@ -180,8 +187,19 @@ impl Mariadb {
             None => Command::new(&self.client),
         };
         let out = c
-            .args(["--no-defaults", "--skip-ssl", "--protocol=TCP", "-u", "control"])
-            .args(["-h", &self.addr.ip().to_string(), "-P", &self.addr.port().to_string()])
+            .args([
+                "--no-defaults",
+                "--skip-ssl",
+                "--protocol=TCP",
+                "-u",
+                "control",
+            ])
+            .args([
+                "-h",
+                &self.addr.ip().to_string(),
+                "-P",
+                &self.addr.port().to_string(),
+            ])
             .args(["--connect-timeout=5", "-e", "SELECT 1"])
             .stdin(Stdio::null())
             .output()
@@ -200,7 +218,8 @@ impl Mariadb {
         for _ in 0..n {
             let mut s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))
                 .expect("connect to mariadbd");
-            s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+            s.set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
             let greeting = read_packet(&mut s).expect("a first packet");
             if greeting.first() == Some(&0xff) {
                 break;

@@ -41,7 +41,9 @@ impl Netns {
                 .status()
                 .is_ok();
             if !found {
-                return Err(format!("{tool} is missing (apt-get install util-linux iproute2)"));
+                return Err(format!(
+                    "{tool} is missing (apt-get install util-linux iproute2)"
+                ));
             }
         }
         let dir = std::env::temp_dir().join(format!(
@@ -52,10 +54,16 @@ impl Netns {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let files = [
-            ("hosts", format!("127.0.0.1 localhost\n::1 localhost\n{hosts}")),
+            (
+                "hosts",
+                format!("127.0.0.1 localhost\n::1 localhost\n{hosts}"),
+            ),
             // Nothing answers there: with `hosts: files` glibc never asks, and musl (which
             // reads /etc/hosts first) gets a refusal inside the namespace, never a packet out.
-            ("resolv.conf", "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n".into()),
+            (
+                "resolv.conf",
+                "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n".into(),
+            ),
             ("nsswitch.conf", "hosts: files\n".into()),
         ];
         for (file, text) in &files {
@@ -65,7 +73,14 @@ impl Netns {
         // Servers inside run as other users and read the files.
         let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
         let holder = Command::new("unshare")
-            .args(["--net", "--mount", "--propagation", "private", "sleep", "infinity"])
+            .args([
+                "--net",
+                "--mount",
+                "--propagation",
+                "private",
+                "sleep",
+                "infinity",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -148,7 +163,10 @@ impl Netns {
             .arg(program);
         let out = std::fs::File::create(log).expect("create a server log");
         let err = out.try_clone().expect("dup the server log");
-        c.stdin(Stdio::null()).stdout(out).stderr(err).process_group(0);
+        c.stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0);
         c
     }
 
