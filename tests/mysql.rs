@@ -213,7 +213,10 @@ struct Fake {
     got: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
-fn fake(behave: fn(&mut TcpStream)) -> Fake {
+/// What a fake does with each connection.
+type Behave = fn(&mut TcpStream);
+
+fn fake(behave: Behave) -> Fake {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     let got = Arc::new(Mutex::new(Vec::new()));
@@ -316,7 +319,7 @@ fn switch_then_silent(s: &mut TcpStream) {
 #[test]
 fn hostile_fakes_are_never_ready_and_always_get_the_login() {
     let login = raw_login("service-precheck");
-    let cases: [(&str, fn(&mut TcpStream), &str); 6] = [
+    let cases: [(&str, Behave, &str); 6] = [
         ("silent", silent, "no mysql answer within"),
         (
             "garbage",
