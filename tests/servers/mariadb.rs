@@ -178,12 +178,7 @@ impl Mariadb {
     /// Ok, or its error (`ERROR 1129 (HY000): Host '192.0.2.10' is blocked ...`).
     pub fn real_client(&self) -> Result<(), String> {
         let mut c = match self.netns {
-            Some(pid) => {
-                let mut c = Command::new("nsenter");
-                c.args(["-t", &pid.to_string(), "-n", "-m", "--"])
-                    .arg(&self.client);
-                c
-            }
+            Some(pid) => crate::netns::command_in(pid, &self.client),
             None => Command::new(&self.client),
         };
         let out = c

@@ -176,6 +176,34 @@ impl Netns {
     }
 }
 
+/// A command that runs `program` inside the namespaces of process `pid`, as root.
+pub fn command_in(pid: i32, program: impl AsRef<OsStr>) -> Command {
+    let mut c = Command::new("nsenter");
+    c.arg("-t")
+        .arg(pid.to_string())
+        .args(["-n", "-m", "--"])
+        .arg(program);
+    c
+}
+
+/// A server command inside the namespaces of process `pid`, as `owner` (uid, gid, no
+/// supplementary groups), in its own process group, stdin closed, output to `log`: nsenter and
+/// setpriv exec, so the PID is the server's.
+pub fn command_as_in(pid: i32, program: &Path, owner: (u32, u32), log: &Path) -> Command {
+    let mut c = command_in(pid, "setpriv");
+    c.arg(format!("--reuid={}", owner.0))
+        .arg(format!("--regid={}", owner.1))
+        .arg("--clear-groups")
+        .arg(program);
+    let out = std::fs::File::create(log).expect("create a server log");
+    let err = out.try_clone().expect("dup the server log");
+    c.stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0);
+    c
+}
+
 /// Runs `f` on a new thread that has entered the network namespace of process `pid` (the
 /// thread's own: the rest of the process stays where it is).
 pub fn within<T: Send>(pid: i32, f: impl FnOnce() -> T + Send) -> T {
