@@ -9,9 +9,11 @@
 mod dns;
 mod file;
 pub mod http;
+pub mod mysql;
 pub mod talk;
 mod tcp;
 mod unix;
+pub mod zookeeper;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -43,7 +45,22 @@ pub struct Service {
 
 /// The scheme table of the protocols spoken after a connect: adding a protocol is a module
 /// under `probe/` and a line here (`target` reads the URL, `talk` holds the conversation).
-pub const SERVICES: &[Service] = &[];
+pub const SERVICES: &[Service] = &[
+    Service {
+        scheme: "mysql",
+        port: Some(3306),
+        user: true,
+        path: false,
+        dialect: mysql::dialect,
+    },
+    Service {
+        scheme: "zk",
+        port: Some(2181),
+        user: false,
+        path: false,
+        dialect: zookeeper::dialect,
+    },
+];
 
 /// What one attempt found.
 #[derive(Debug, PartialEq, Eq)]
