@@ -16,6 +16,7 @@ use service_precheck::cli::{self, Action};
 use service_precheck::exit::Exit;
 use service_precheck::logging::{Line, emit};
 use service_precheck::plan::{Deadline, Plan};
+use service_precheck::probe::talk;
 use service_precheck::quote::quoted;
 use service_precheck::verdict::{End, Verdict};
 use service_precheck::{alloc, exec, logging, output, panic, runner, signals, sweep};
@@ -23,6 +24,9 @@ use service_precheck::{alloc, exec, logging, output, panic, runner, signals, swe
 /// Any allocation failure ends the process with exit 3 and a line, never with SIGABRT.
 #[global_allocator]
 static ALLOCATOR: alloc::ExitOnOom = alloc::ExitOnOom;
+
+/// How long a conversation updating its owed words may hold up the end (see `talk`).
+const OWED_WORDS: Duration = Duration::from_millis(10);
 
 /// How long the last log lines may take to reach stderr before the process exits anyway.
 const LAST_LINES: Duration = Duration::from_millis(20);
@@ -97,6 +101,9 @@ fn run(config: &cli::Config, deadline: Option<Deadline>, start: Instant) -> Verd
     // 4. Wait; then end, or become the command.
     let verdict = runner::wait(plan, first.events(), &rx, start, deadline);
     stop.store(true, Ordering::Relaxed);
+    // Conversations still in progress end with the process or the exec: those that owe their
+    // server last words (MySQL's login) say them now.
+    talk::say_owed_words(OWED_WORDS);
     if !matches!(verdict.end, End::Ready) || config.command.is_empty() {
         return verdict;
     }

@@ -13,6 +13,7 @@ mod servers;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -211,6 +212,8 @@ fn probes_never_get_the_host_blocked_and_a_naive_probe_does() {
 struct Fake {
     addr: SocketAddr,
     got: Arc<Mutex<Vec<Vec<u8>>>>,
+    /// How many connections were accepted so far.
+    accepted: Arc<AtomicUsize>,
 }
 
 /// What a fake does with each connection.
@@ -221,9 +224,12 @@ fn fake(behave: Behave) -> Fake {
     let addr = listener.local_addr().expect("addr");
     let got = Arc::new(Mutex::new(Vec::new()));
     let record = got.clone();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
     thread::spawn(move || {
         for s in listener.incoming() {
             let Ok(mut s) = s else { break };
+            count.fetch_add(1, Ordering::SeqCst);
             let record = record.clone();
             let mut reader = s.try_clone().expect("clone");
             // What the client sent, recorded when it closes.
@@ -236,7 +242,11 @@ fn fake(behave: Behave) -> Fake {
             thread::spawn(move || behave(&mut s));
         }
     });
-    Fake { addr, got }
+    Fake {
+        addr,
+        got,
+        accepted,
+    }
 }
 
 impl Fake {
@@ -391,4 +401,40 @@ fn hostile_fakes_are_never_ready_and_always_get_the_login() {
     let mut want = login.clone();
     want.extend(packet(3, &[0; 64]));
     assert_eq!(sent, vec![want]);
+}
+
+/// The deadline ends the run in the middle of a conversation (the fake is silent and the
+/// connect timeout is longer than the deadline): the login still goes out before the process
+/// is gone, and so does it when a signal ends the run.
+#[test]
+fn the_login_is_sent_when_the_run_ends_mid_conversation() {
+    let login = raw_login("service-precheck");
+    let f = fake(silent);
+    let target = format!("mysql://{}", f.addr);
+    let args = ["-t", "300ms", "--connect-timeout", "5s", &target];
+    run(precheck(&args))
+        .code(1)
+        .logged(&format!(
+            "{target}: not ready at the deadline: no answer yet"
+        ))
+        .within(Duration::from_secs(4));
+    let sent = f.sent(1);
+    assert_eq!(
+        sent,
+        [login.clone()],
+        "the login was not sent at the deadline"
+    );
+
+    let f = fake(silent);
+    let target = format!("mysql://{}", f.addr);
+    let mut running = Running::start(precheck(&["--connect-timeout", "5s", &target]));
+    running.wait_for("waiting for 1 target");
+    let until = Instant::now() + Duration::from_secs(10);
+    while f.accepted.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < until, "the probe never connected");
+        thread::sleep(Duration::from_millis(10));
+    }
+    running.signal(libc::SIGTERM);
+    running.finish().code(143);
+    assert_eq!(f.sent(1), [login], "the login was not sent on SIGTERM");
 }

@@ -12,7 +12,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::Arc;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::tcp::{self, ConnectError};
@@ -234,7 +235,9 @@ pub fn converse(
         len: 0,
         sent: 0,
         reset: false,
+        owes: false,
     };
+    conversation.owe(dialect);
     let result = conversation.run(dialect);
     conversation.close(dialect, result.is_err());
     result.map_err(AddrError::Answer)
@@ -250,6 +253,8 @@ struct Conversation {
     sent: usize,
     /// The server reset the connection (rather than closing it).
     reset: bool,
+    /// Whether `OWED` holds this conversation's last words.
+    owes: bool,
 }
 
 impl Conversation {
@@ -257,6 +262,7 @@ impl Conversation {
         let hello = dialect.hello();
         if !hello.is_empty() {
             self.write(&hello).map_err(|f| dialect.fault(f, &[]))?;
+            self.owe(dialect);
         }
         let mut closed = false;
         loop {
@@ -268,6 +274,7 @@ impl Conversation {
                         return Err(dialect.fault(f, &self.heard[..self.len]));
                     }
                     self.sent += 1;
+                    self.owe(dialect);
                     continue;
                 }
                 Step::More if closed => {
@@ -285,12 +292,29 @@ impl Conversation {
             }
             match self.read() {
                 Ok(0) => closed = true,
-                Ok(n) => self.len += n,
+                Ok(n) => {
+                    self.len += n;
+                    self.owe(dialect);
+                }
                 // What came before a reset still counts: Redis sends its reason, then resets.
                 Err(Fault::Reset) => (closed, self.reset) = (true, true),
                 Err(f) => return Err(dialect.fault(f, &self.heard[..self.len])),
             }
         }
+    }
+
+    /// Keeps `OWED` up to date with what the dialect would say if the conversation ended now.
+    /// Dialects without last words never take the lock.
+    fn owe(&mut self, dialect: &dyn Dialect) {
+        let words = dialect.last_words(&self.heard[..self.len], self.sent);
+        if words.is_none() && !self.owes {
+            return;
+        }
+        let fd = self.stream.as_raw_fd();
+        let mut owed = lock_owed();
+        owed.retain(|(owner, _)| *owner != fd);
+        self.owes = words.is_some();
+        owed.extend(words.map(|words| (fd, words)));
     }
 
     /// What is left of the conversation's time; a fault once it is up.
@@ -336,6 +360,9 @@ impl Conversation {
     /// then a half-close, then what already arrived is read and dropped (closing a socket with
     /// unread bytes sends a reset, which servers log), all without waiting.
     fn close(mut self, dialect: &dyn Dialect, early: bool) {
+        if self.owes {
+            lock_owed().retain(|(fd, _)| *fd != self.stream.as_raw_fd());
+        }
         if early {
             if let Some(words) = dialect.last_words(&self.heard[..self.len], self.sent) {
                 // The socket's send buffer is empty by now, so a short write does not block
@@ -356,6 +383,51 @@ impl Conversation {
             }
         }
     }
+}
+
+/// The conversations in progress that owe their server last words (see `Dialect::last_words`):
+/// the socket, and the words. The process can end in the middle of a conversation (the
+/// deadline, a signal, enough other targets ready, the command's exec), and MySQL counts a
+/// client that leaves mid-handshake toward blocking its host; `say_owed_words` says them then.
+static OWED: Mutex<Vec<(RawFd, Vec<u8>)>> = Mutex::new(Vec::new());
+
+/// The lock, also when a thread panicked holding it (the process aborts then anyway).
+fn lock_owed() -> MutexGuard<'static, Vec<(RawFd, Vec<u8>)>> {
+    OWED.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Before the process ends or execs: sends every conversation's owed last words without
+/// waiting, and half-closes its socket. Waits at most `limit` for a conversation that is
+/// updating what it owes; the lock is then kept, so no conversation closes a socket (and no
+/// descriptor is reused) before the process is gone.
+pub fn say_owed_words(limit: Duration) {
+    let until = Instant::now() + limit;
+    let owed = loop {
+        match OWED.try_lock() {
+            Ok(owed) => break owed,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => break poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) if Instant::now() < until => {
+                std::thread::yield_now()
+            }
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        }
+    };
+    for (fd, words) in owed.iter() {
+        // SAFETY: the descriptor is open: a conversation removes it from OWED (under the lock,
+        // which is held from here on) before its socket closes. MSG_DONTWAIT: a full send
+        // buffer loses the words rather than delaying the exit.
+        unsafe {
+            libc::send(
+                *fd,
+                words.as_ptr().cast(),
+                words.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            );
+            libc::shutdown(*fd, libc::SHUT_WR);
+        }
+    }
+    // Held until the process exits or execs.
+    std::mem::forget(owed);
 }
 
 /// An I/O error as a fault: a timeout (SO_RCVTIMEO and SO_SNDTIMEO give EAGAIN), a reset, or
