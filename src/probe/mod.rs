@@ -8,6 +8,8 @@
 mod dns;
 mod file;
 mod http;
+pub mod postgres;
+pub mod redis;
 pub mod talk;
 mod tcp;
 mod unix;
