@@ -20,7 +20,10 @@ pub const MISSING: &str = "redis-server not found (apt-get install redis-server)
 
 /// The redis-server program, or None when Redis is not installed.
 pub fn program() -> Option<PathBuf> {
-    find("redis-server", &["/usr/bin/redis-server", "/usr/sbin/redis-server"])
+    find(
+        "redis-server",
+        &["/usr/bin/redis-server", "/usr/sbin/redis-server"],
+    )
 }
 
 /// One running redis-server on 127.0.0.1:port.
