@@ -9,7 +9,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -44,21 +44,21 @@ fn unique(kind: &str) -> String {
 
 impl Redis {
     /// Answers `+PONG`.
-    pub fn up(program: &PathBuf) -> Redis {
+    pub fn up(program: &Path) -> Redis {
         let r = Redis::start(program, "up", &[]);
         r.wait_for_reply(b"PING\r\n", "+PONG");
         r
     }
 
     /// `--requirepass`: answers `-NOAUTH Authentication required.`
-    pub fn with_password(program: &PathBuf) -> Redis {
+    pub fn with_password(program: &Path) -> Redis {
         let r = Redis::start(program, "auth", &["--requirepass", "not-sent"]);
         r.wait_for_reply(b"PING\r\n", "-NOAUTH");
         r
     }
 
     /// A replica of a master that is not there, serving no stale data: `-MASTERDOWN`.
-    pub fn masterdown(program: &PathBuf) -> Redis {
+    pub fn masterdown(program: &Path) -> Redis {
         let master = free_port().to_string();
         let args = [
             "--replicaof",
@@ -74,7 +74,7 @@ impl Redis {
 
     /// A server that loads `keys` keys at about a millisecond each (`--key-load-delay`),
     /// answering `-LOADING` meanwhile; returned once it does.
-    pub fn loading(program: &PathBuf, keys: usize) -> Redis {
+    pub fn loading(program: &Path, keys: usize) -> Redis {
         let debug = ["--enable-debug-command", "local"];
         let mut r = Redis::start(program, "loading", &debug);
         r.wait_for_reply(b"PING\r\n", "+PONG");
@@ -93,10 +93,10 @@ impl Redis {
         r
     }
 
-    fn start(program: &PathBuf, kind: &str, extra: &[&str]) -> Redis {
+    fn start(program: &Path, kind: &str, extra: &[&str]) -> Redis {
         let mut r = Redis {
             port: free_port(),
-            program: program.clone(),
+            program: program.to_path_buf(),
             process: None,
             starts: 0,
             dir: Dir::new(&unique(kind), NOBODY),
