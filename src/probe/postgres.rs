@@ -185,14 +185,14 @@ fn error(body: &[u8]) -> Step {
     }
 }
 
-/// The fields of an ErrorResponse body; None when one lacks its NUL or the final NUL is
-/// missing. At most one entry per byte of the body, so bounded by the message.
+/// The fields of an ErrorResponse body; None when one lacks its NUL, or the final NUL is
+/// missing or not the body's last byte. At most one entry per two bytes of the body.
 fn fields(mut body: &[u8]) -> Option<Vec<(u8, &[u8])>> {
     let mut fields = Vec::new();
     loop {
         let (&code, rest) = body.split_first()?;
         if code == 0 {
-            return Some(fields);
+            return rest.is_empty().then_some(fields);
         }
         let end = rest.iter().position(|&b| b == 0)?;
         fields.push((code, &rest[..end]));
@@ -375,6 +375,12 @@ mod tests {
                 "postgres: error without a SQLSTATE: 'no code'"
             );
         }
+        // The fields end before the claimed length does.
+        let short = b"E\x00\x00\x00\x0eC28000\x00\x00\x00\x00";
+        assert_eq!(
+            reason(judge(short, false)),
+            "postgres: malformed error message: 'C28000\\x00\\x00\\x00\\x00'"
+        );
         // A field without its NUL inside the claimed length.
         let bad = b"E\x00\x00\x00\x0eC57P03Mabc";
         assert_eq!(
