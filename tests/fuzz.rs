@@ -14,14 +14,15 @@ use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::panic::{self, AssertUnwindSafe};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use service_precheck::cli::{self, Action};
 use service_precheck::quote::quoted;
 use service_precheck::target::{Host, Kind};
+
+mod common;
+use common::{bin, cmd, output};
 
 const SEED: u64 = 0x5eed_0008_2026;
 const CASES: usize = 4000;
@@ -555,14 +556,15 @@ fn show(case: &Case) -> String {
 /// What a parsed config must never hold.
 fn check_config(config: &cli::Config) -> Result<(), String> {
     let now = Instant::now();
-    if config.targets.is_empty() || !(1..=config.targets.len()).contains(&config.min_ready) {
+    let plan = &config.plan;
+    if plan.targets.is_empty() || !(1..=plan.targets.len()).contains(&plan.min_ready) {
         return Err(format!(
             "min_ready {} of {} targets",
-            config.min_ready,
-            config.targets.len()
+            plan.min_ready,
+            plan.targets.len()
         ));
     }
-    for t in &config.targets {
+    for t in &plan.targets {
         if matches!(
             t.kind,
             Kind::Dns {
@@ -580,13 +582,13 @@ fn check_config(config: &cli::Config) -> Result<(), String> {
             return Err(format!("raw {c:?} in the accepted target {:?}", t.spelling));
         }
     }
-    if config.interval < cli::MIN_INTERVAL {
-        return Err(format!("interval {:?}", config.interval));
+    if plan.probing.interval < cli::MIN_INTERVAL {
+        return Err(format!("interval {:?}", plan.probing.interval));
     }
     let durations = [
-        Some(config.interval),
-        Some(config.connect_timeout),
-        config.timeout,
+        Some(plan.probing.interval),
+        Some(plan.probing.connect_timeout),
+        plan.timeout,
     ];
     if durations
         .iter()
@@ -596,38 +598,6 @@ fn check_config(config: &cli::Config) -> Result<(), String> {
         return Err(format!("a duration beyond the clock: {durations:?}"));
     }
     Ok(())
-}
-
-/// Runs the binary; a usage error ends it at once, so after 10 s it is killed and reported.
-fn run_bounded(mut c: Command) -> std::process::Output {
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the binary");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut stderr, &mut buf);
-        buf
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if start.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            break child.wait().expect("wait after kill");
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    };
-    std::process::Output {
-        status,
-        stdout: Vec::new(),
-        stderr: reader.join().expect("stderr reader"),
-    }
 }
 
 /// The case being checked, for the panic hook: a panic must name its input.
@@ -718,10 +688,6 @@ fn the_grammar_never_panics_and_every_error_quotes_its_input() {
         "the generator lost its balance: {ok} ok, {errors} errors"
     );
     // The binary on rejected inputs: the same parser decides, so it must end with 2 at once.
-    let bin = match std::env::var_os("SERVICE_PRECHECK_STATIC") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => PathBuf::from(env!("CARGO_BIN_EXE_service-precheck")),
-    };
     let step = (rejected.len() / BINARY_RUNS).max(1);
     let mut binary_failures = Vec::new();
     for &n in rejected.iter().step_by(step).take(BINARY_RUNS) {
@@ -731,12 +697,15 @@ fn the_grammar_never_panics_and_every_error_quotes_its_input() {
         if case.args.iter().any(|a| has_nul(a)) || case.env.iter().any(|(_, v)| has_nul(v)) {
             continue;
         }
-        let mut c = Command::new(&bin);
-        c.args(&case.args).env_clear();
+        let mut c = cmd(&case.args);
         for (k, v) in &case.env {
             c.env(k, v);
         }
-        let o = run_bounded(c);
+        // A usage error ends the binary at once; a hang fails after 10 s, and the panic hook
+        // names the case.
+        *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) =
+            format!("binary, case {n}: {}", show(case));
+        let o = output(c, Duration::from_secs(10));
         let err = String::from_utf8_lossy(&o.stderr);
         let raw = err
             .split('\n')
@@ -750,6 +719,7 @@ fn the_grammar_never_panics_and_every_error_quotes_its_input() {
             ));
         }
     }
+    CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clear();
     let first = |list: &[String]| list.iter().take(12).cloned().collect::<Vec<_>>().join("\n");
     assert!(
         failures.is_empty() && binary_failures.is_empty(),
@@ -758,7 +728,7 @@ fn the_grammar_never_panics_and_every_error_quotes_its_input() {
         failures.len(),
         first(&failures),
         binary_failures.len(),
-        bin.display(),
+        bin().display(),
         first(&binary_failures),
     );
 }

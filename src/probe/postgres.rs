@@ -30,7 +30,6 @@ const CANNOT_CONNECT_NOW: &[u8] = b"57P03";
 const QUOTE: usize = 200;
 
 /// A PostgreSQL conversation: the StartupMessage for one user and database.
-#[derive(Debug)]
 pub struct Postgres {
     startup: Vec<u8>,
 }

@@ -22,7 +22,6 @@ const QUOTE: usize = 200;
 const RESP: &[u8] = b"+-:$*_,#!=(%~>|";
 
 /// A Redis conversation: PING, one reply line.
-#[derive(Debug)]
 pub struct Redis;
 
 /// The constructor the scheme table holds; redis:// takes neither a user nor a path (the

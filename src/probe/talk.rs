@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::tcp::{self, ConnectError};
@@ -29,7 +30,7 @@ pub enum Step {
 
 /// A protocol spoken after a TCP connect. Plain data: everything it sends and judges is fixed
 /// when the target is parsed.
-pub trait Dialect: fmt::Debug + Send + Sync {
+pub trait Dialect: Send + Sync {
     /// The protocol's name in reasons (`postgres`, `HTTP`).
     fn name(&self) -> &'static str;
 
@@ -77,6 +78,38 @@ pub trait Dialect: fmt::Debug + Send + Sync {
     }
 }
 
+/// A target's dialect, shared by the clones of the target.
+#[derive(Clone)]
+pub struct Talk(Arc<dyn Dialect>);
+
+/// The protocol's name: Debug is no part of a dialect's vtable (the bytes stay out of the
+/// binary).
+impl fmt::Debug for Talk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.name())
+    }
+}
+
+impl Talk {
+    pub fn new(dialect: Arc<dyn Dialect>) -> Talk {
+        Talk(dialect)
+    }
+
+    pub fn dialect(&self) -> &dyn Dialect {
+        &*self.0
+    }
+}
+
+/// The same protocol sending the same first bytes. Targets also compare their spelling, from
+/// which the rest of a dialect follows (targets are compared in tests).
+impl PartialEq for Talk {
+    fn eq(&self, other: &Talk) -> bool {
+        self.0.name() == other.0.name() && self.0.hello() == other.0.hello()
+    }
+}
+
+impl Eq for Talk {}
+
 /// How a conversation ended without a judgement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -101,6 +134,14 @@ pub struct Said {
 }
 
 impl Said {
+    /// An error's words; `absent` when it proves the service is not there.
+    pub fn of(e: &dyn fmt::Display, absent: bool) -> Said {
+        Said {
+            text: e.to_string(),
+            absent,
+        }
+    }
+
     /// A reason that proves nothing about absence.
     pub fn new(text: impl Into<String>) -> Said {
         Said {
