@@ -904,3 +904,197 @@ fn protocol_judges_never_panic_nor_call_garbage_ready() {
         "{ready} ready, {reasons} reasons"
     );
 }
+
+// ---- The protocol judges (postgres://, redis://) on random and mutated answers ----
+
+use service_precheck::probe::{postgres, redis};
+
+/// Real answers (SERVER-FACTS.md) that mutations start from.
+const POSTGRES_SEEDS: &[&[u8]] = &[
+    b"R\x00\x00\x00\x08\x00\x00\x00\x00S\x00\x00\x00\x19client_encoding\x00UTF8\x00Z\x00\x00\x00\x05I",
+    b"R\x00\x00\x00\x17\x00\x00\x00\nSCRAM-SHA-256\x00\x00",
+    b"E\x00\x00\x00bSFATAL\x00VFATAL\x00C28000\x00Mrole \"nosuch\" does not exist\x00Fmiscinit.c\x00L768\x00RInitializeSessionUserId\x00\x00",
+    b"E\x00\x00\x00\x95SFATAL\x00VFATAL\x00C57P03\x00Mthe database system is not accepting connections\x00DHot standby mode is disabled.\x00Fpostmaster.c\x00L2426\x00RProcessStartupPacket\x00\x00",
+    b"Ecould not fork new process for connection: Cannot allocate memory\n\x00",
+    b"N",
+    b"HTTP/1.1 400 Bad Request\r\n\r\n",
+];
+
+const REDIS_SEEDS: &[&[u8]] = &[
+    b"+PONG\r\n",
+    b"-NOAUTH Authentication required.\r\n",
+    b"-LOADING Redis is loading the dataset in memory\r\n",
+    b"-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n",
+    b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n",
+    b"-ERR max number of clients reached\r\n",
+    b"$4\r\nPONG\r\n",
+    b"*1\r\n$4\r\nPONG\r\n",
+];
+
+/// A random answer: pure noise, or a seed mutated (bytes flipped, inserted, removed, a length
+/// word replaced by an extreme, cut, or followed by junk or a long run).
+fn answer(rng: &mut Rng, seeds: &[&[u8]]) -> Vec<u8> {
+    if rng.chance(10) {
+        let n = rng.below(64);
+        return (0..n).map(|_| rng.next() as u8).collect();
+    }
+    let mut a = rng.pick(seeds).to_vec();
+    for _ in 0..rng.below(4) {
+        let at = rng.below(a.len() + 1);
+        match rng.below(7) {
+            0 if at < a.len() => a[at] = rng.next() as u8,
+            1 => a.insert(at, *rng.pick(b"\x00\r\n-+ERZC57P03\x1b\xff")),
+            2 if at < a.len() => {
+                a.remove(at);
+            }
+            3 if a.len() >= 5 => {
+                let word = *rng.pick(&[0u32, 4, 7, 8, 2000, 2001, 30000, 30001, u32::MAX]);
+                a[1..5].copy_from_slice(&word.to_be_bytes());
+            }
+            4 => a.truncate(at),
+            5 => a.extend((0..rng.below(32)).map(|_| rng.next() as u8)),
+            6 => a.extend(std::iter::repeat_n(*rng.pick(b"xz\x00"), rng.below(5000))),
+            _ => {}
+        }
+    }
+    a
+}
+
+/// What a ready verdict requires of the bytes, checked independently of the judges.
+fn postgres_may_be_ready(a: &[u8]) -> bool {
+    if a.len() < 5 {
+        return false;
+    }
+    let len = u32::from_be_bytes([a[1], a[2], a[3], a[4]]) as usize;
+    match a[0] {
+        b'R' => (8..=2000).contains(&len) && a.len() > len,
+        b'E' => {
+            (8..=30000).contains(&len)
+                && a.len() > len
+                && a[..=len].ends_with(b"\x00\x00")
+                && a[5..=len].windows(7).any(|w| {
+                    w[0] == b'C'
+                        && w[6] == 0
+                        && w[1..6] != *b"57P03"
+                        && w[1..6]
+                            .iter()
+                            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+                })
+        }
+        _ => false,
+    }
+}
+
+fn redis_may_be_ready(a: &[u8]) -> bool {
+    a.starts_with(b"+PONG\r\n")
+        || a.starts_with(b"-NOAUTH\r\n")
+        || a.starts_with(b"-NOAUTH ") && a.windows(2).any(|w| w == b"\r\n")
+}
+
+/// The start of an answer, for failure messages.
+fn short(a: &[u8]) -> String {
+    let shown: Vec<u8> = a.iter().copied().take(80).collect();
+    format!("{} ({} bytes)", shown.escape_ascii(), a.len())
+}
+
+/// Feeds `cases` answers to `judge`, whole and cut at a few points, open and closed: no panic,
+/// ready only where `may_be_ready` allows it, a verdict never changed by more bytes, and every
+/// reason named after the protocol, bounded and free of control characters.
+fn fuzz_judge(
+    name: &str,
+    seeds: &[&[u8]],
+    judge: fn(&[u8], bool) -> Step,
+    may_be_ready: fn(&[u8]) -> bool,
+) {
+    let seed = std::env::var("FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(SEED);
+    let mut rng = Rng::new(seed);
+    let (mut ready, mut reasons, mut failures) = (0, 0, Vec::new());
+    for n in 0..20_000 {
+        let a = answer(&mut rng, seeds);
+        let mut cuts: Vec<usize> = (0..4).map(|_| rng.below(a.len() + 1)).collect();
+        cuts.push(a.len());
+        cuts.sort_unstable();
+        let mut first: Option<(usize, bool)> = None;
+        for &cut in &cuts {
+            for closed in [false, true] {
+                let heard = &a[..cut];
+                let step = judge(heard, closed);
+                let problem = match &step {
+                    Step::Done(Ok(())) if !may_be_ready(heard) => Some("ready".to_string()),
+                    Step::Done(Ok(())) => None,
+                    Step::Done(Err(said)) => {
+                        let text = said.to_string();
+                        let bad = !text.starts_with(&format!("{name}: "))
+                            // 200 bytes quoted, each at most 4 characters (\xNN).
+                            || text.len() > 1000
+                            || text.chars().any(|c| c.is_control())
+                            || said.proves_absent();
+                        bad.then(|| format!("reason {text:?}"))
+                    }
+                    Step::Send(_) => Some("a Send".to_string()),
+                    Step::More => None,
+                };
+                if let Some(p) = problem {
+                    failures.push(format!(
+                        "case {n}, {cut} bytes, closed {closed}: {p}: {:?}",
+                        short(heard)
+                    ));
+                }
+                // Once decided on an open connection, more bytes change nothing (but how much
+                // of them a reason quotes).
+                let verdict = match &step {
+                    Step::Done(result) => Some(result.is_ok()),
+                    _ => None,
+                };
+                if !closed {
+                    match first {
+                        Some((at, was)) if Some(was) != verdict => failures.push(format!(
+                            "case {n}: ready {was} at {at} bytes, {step:?} at {cut}: {:?}",
+                            short(&a)
+                        )),
+                        None => first = verdict.map(|v| (cut, v)),
+                        _ => {}
+                    }
+                }
+                match step {
+                    Step::Done(Ok(())) => ready += 1,
+                    Step::Done(Err(_)) => reasons += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{name} judge, FUZZ_SEED={seed}: {} failures, first ones:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(8)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        ready > 1000 && reasons > 1000,
+        "the generator lost its balance: {ready} ready, {reasons} reasons"
+    );
+}
+
+#[test]
+fn the_postgres_judge_is_ready_only_on_a_valid_first_answer() {
+    fuzz_judge(
+        "postgres",
+        POSTGRES_SEEDS,
+        postgres::judge,
+        postgres_may_be_ready,
+    );
+}
+
+#[test]
+fn the_redis_judge_is_ready_only_on_pong_or_noauth() {
+    fuzz_judge("redis", REDIS_SEEDS, redis::judge, redis_may_be_ready);
+}

@@ -421,7 +421,7 @@ fn the_login_is_sent_when_the_run_ends_mid_conversation() {
     let sent = f.sent(1);
     assert_eq!(
         sent,
-        [login.clone()],
+        std::slice::from_ref(&login),
         "the login was not sent at the deadline"
     );
 

@@ -10,6 +10,8 @@ mod dns;
 mod file;
 pub mod http;
 pub mod mysql;
+pub mod postgres;
+pub mod redis;
 pub mod talk;
 mod tcp;
 mod unix;
@@ -46,21 +48,31 @@ pub struct Service {
 /// The scheme table of the protocols spoken after a connect: adding a protocol is a module
 /// under `probe/` and a line here (`target` reads the URL, `talk` holds the conversation).
 pub const SERVICES: &[Service] = &[
-    Service {
-        scheme: "mysql",
-        port: Some(3306),
-        user: true,
-        path: false,
-        dialect: mysql::dialect,
-    },
-    Service {
-        scheme: "zk",
-        port: Some(2181),
-        user: false,
-        path: false,
-        dialect: zookeeper::dialect,
-    },
+    // scheme, default port, takes USER@, takes /PATH, dialect
+    Service::new("postgres", Some(5432), true, true, postgres::dialect),
+    Service::new("postgresql", Some(5432), true, true, postgres::dialect),
+    Service::new("mysql", Some(3306), true, false, mysql::dialect),
+    Service::new("redis", Some(6379), false, false, redis::dialect),
+    Service::new("zk", Some(2181), false, false, zookeeper::dialect),
 ];
+
+impl Service {
+    const fn new(
+        scheme: &'static str,
+        port: Option<u16>,
+        user: bool,
+        path: bool,
+        dialect: fn(Option<&str>, Option<&str>) -> Arc<dyn Dialect>,
+    ) -> Service {
+        Service {
+            scheme,
+            port,
+            user,
+            path,
+            dialect,
+        }
+    }
+}
 
 /// What one attempt found.
 #[derive(Debug, PartialEq, Eq)]
