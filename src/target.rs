@@ -153,6 +153,7 @@ enum TargetErrorKind {
     BadStatus(String),
     ReversedStatus(String),
     MinOnHttp,
+    Mistake(Mistake),
 }
 
 impl fmt::Display for TargetError {
@@ -246,6 +247,7 @@ impl fmt::Display for TargetError {
                 "min=N is not offered for http:// targets: one address answering is enough, \
                  and the URL's query goes to the server as written"
             ),
+            Mistake(m) => write!(f, "{m}"),
         }
     }
 }
@@ -260,6 +262,9 @@ impl FromStr for Target {
             target: spelling.to_string(),
             kind,
         };
+        if let Some(mistake) = newcomer_mistake(spelling) {
+            return Err(err(TargetErrorKind::Mistake(mistake)));
+        }
         if spelling.is_empty() {
             return Err(err(TargetErrorKind::Empty));
         }
@@ -339,6 +344,115 @@ impl FromStr for Target {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.spelling)
+    }
+}
+
+/// A newcomer's first mistakes, each with the form to write. They are caught before the grammar
+/// proper, whose message would name a symptom (`'db:5432 cache:6379'` would be told about
+/// IPv6 brackets).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Mistake {
+    /// White space between words: several targets in one argument.
+    Several(Vec<String>),
+    /// Commas: a list, which only PRECHECK_TARGETS takes.
+    Commas(Vec<String>),
+    /// `SCHEME://user:password@...`, with the URL to write instead.
+    Credentials(String),
+    /// `http:/x`, `file:/x`, `http:x`: the slashes after the scheme, with the URL to write.
+    Slashes(String),
+    /// A path without `file://`, with the target to write.
+    BarePath(String),
+}
+
+/// The schemes whose `SCHEME:` cannot start a HOST:PORT target by mistake.
+const SCHEMES: [&str; 6] = ["dns", "tcp", "http", "https", "file", "unix"];
+
+fn newcomer_mistake(spelling: &str) -> Option<Mistake> {
+    let has_scheme =
+        |s: &str| spelling.len() >= s.len() && spelling[..s.len()].eq_ignore_ascii_case(s);
+    // A path may hold anything below: spaces, commas, '@'.
+    let path = has_scheme("file:") || has_scheme("unix:");
+    let http = has_scheme("http");
+    if let Some((scheme, rest)) = spelling.split_once("://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+        if let Some((userinfo, host)) = authority.rsplit_once('@') {
+            // `user@` alone holds no secret: the grammar refuses its '@' as it is.
+            if userinfo.contains(':') && !path {
+                let tail = &rest[authority.len()..];
+                return Some(Mistake::Credentials(format!("{scheme}://{host}{tail}")));
+            }
+        }
+    }
+    let words = |sep: fn(char) -> bool| -> Vec<String> {
+        (spelling.split(sep).filter(|w| !w.is_empty()))
+            .map(String::from)
+            .collect()
+    };
+    let several = words(char::is_whitespace);
+    // In a URL a space is a character to %-encode, unless a second URL or HOST:PORT follows.
+    if several.len() > 1 && !path && (!http || several[1..].iter().all(|w| w.contains(':'))) {
+        return Some(Mistake::Several(several));
+    }
+    // A URL's path and status list hold commas.
+    if spelling.contains(',') && !path && !http {
+        return Some(Mistake::Commas(words(|c| c == ',')));
+    }
+    if let Some((scheme, rest)) = spelling.split_once(':') {
+        let word = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        let known = SCHEMES.iter().any(|s| s.eq_ignore_ascii_case(scheme));
+        // `http:80` is HOST:PORT; `http:/x` and `http:x` are a URL short of slashes.
+        let port = !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit());
+        if word && !rest.starts_with("//") && !port && (rest.starts_with('/') || known) {
+            let rest = rest.trim_start_matches('/');
+            let slashes = if path { "///" } else { "//" };
+            return Some(Mistake::Slashes(format!("{scheme}:{slashes}{rest}")));
+        }
+    }
+    if spelling.starts_with('/') {
+        return Some(Mistake::BarePath(format!("file://{spelling}")));
+    }
+    None
+}
+
+impl fmt::Display for Mistake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |f: &mut fmt::Formatter<'_>, words: &[String]| {
+            for (i, w) in words.iter().enumerate() {
+                write!(f, "{}{}", if i == 0 { "" } else { " " }, quoted(w))?;
+            }
+            Ok(())
+        };
+        match self {
+            Mistake::Several(words) => {
+                write!(f, "one target per argument: write ")?;
+                list(f, words)?;
+                write!(f, " as separate arguments, not in one quoted string")
+            }
+            Mistake::Commas(words) => {
+                write!(
+                    f,
+                    "commas separate targets only in PRECHECK_TARGETS; as arguments, \
+                     one target per argument: write "
+                )?;
+                list(f, words)
+            }
+            Mistake::Credentials(url) => write!(
+                f,
+                "a target holds no user:password@: the command line is readable by every \
+                 process on the node and log lines print the target, and a readiness probe \
+                 needs no password; write {}",
+                quoted(url)
+            ),
+            Mistake::Slashes(url) => write!(f, "a URL needs its slashes: write {}", quoted(url)),
+            Mistake::BarePath(url) => write!(
+                f,
+                "a path to wait for is a file:// target: write {} (unix:// for a socket)",
+                quoted(url)
+            ),
+        }
     }
 }
 
@@ -645,7 +759,7 @@ mod tests {
             ),
             ("a:b:c", "expected [IPV6]:PORT"),
             ("db\u{1b}[2J", "'\\u{1b}' is not allowed"),
-            ("my host", "' ' is not allowed in a host name"),
+            ("my host", "one target per argument: write 'my' 'host'"),
             ("db@x", "'@' is not allowed"),
             ("a..b", "empty label"),
             (".a", "empty label"),
@@ -882,5 +996,70 @@ mod tests {
         }
         let long = format!("unix:///{}", "s".repeat(MAX_UNIX_PATH));
         assert!(error(&long).contains("is 108 bytes long, more than 107"));
+    }
+
+    #[test]
+    fn newcomer_mistakes_name_the_form_to_write() {
+        let cases = [
+            (
+                "db:5432 cache:6379",
+                "one target per argument: write 'db:5432' 'cache:6379' as separate arguments",
+            ),
+            ("http://a/ http://b:81/", "write 'http://a/' 'http://b:81/'"),
+            (
+                "a:5432,b:6379",
+                "commas separate targets only in PRECHECK_TARGETS; as arguments, one target \
+                 per argument: write 'a:5432' 'b:6379'",
+            ),
+            ("db,cache", "write 'db' 'cache'"),
+            (
+                "http://user:pw@localhost:80/",
+                "no user:password@: the command line is readable by every process on the node",
+            ),
+            (
+                "http://user:pw@localhost:80/x?y#z",
+                "write 'http://localhost:80/x?y#z'",
+            ),
+            (
+                "postgres://app:s3cret@db:5432/app",
+                "write 'postgres://db:5432/app'",
+            ),
+            (
+                "redis://:pw@cache:6379",
+                "needs no password; write 'redis://cache:6379'",
+            ),
+            ("zk://u:p@zk-0:2181", "write 'zk://zk-0:2181'"),
+            ("mysql://root:pw@db/", "write 'mysql://db/'"),
+            (
+                "http:/localhost/",
+                "a URL needs its slashes: write 'http://localhost/'",
+            ),
+            ("HTTP:localhost", "write 'HTTP://localhost'"),
+            ("file:/tmp/x", "write 'file:///tmp/x'"),
+            ("unix:run/x.sock", "write 'unix:///run/x.sock'"),
+            (
+                "/tmp/x",
+                "a path to wait for is a file:// target: write 'file:///tmp/x'",
+            ),
+        ];
+        for (input, want) in cases {
+            let got = error(input);
+            assert!(got.contains(want), "{input:?}: {got:?} lacks {want:?}");
+            assert!(got.starts_with(&format!("invalid target {}: ", quoted(input))));
+        }
+        // What looks alike but is right, or wrong for another reason, keeps its meaning.
+        assert_eq!(tcp("http:80").1, 80);
+        assert_eq!(tcp("mysql:3306").0, name("mysql"));
+        assert!(error("http://es/a b").contains("%-encoded"));
+        assert!(error("http://user@es/").contains("'@' is not allowed"));
+        assert!(error("a:b:c").contains("expected [IPV6]:PORT"));
+        assert_eq!(
+            parse("http://es/#status=200,204").spelling,
+            "http://es/#status=200,204"
+        );
+        assert_eq!(
+            parse("file:///a b,c@d:e").kind,
+            Kind::File("/a b,c@d:e".into())
+        );
     }
 }
