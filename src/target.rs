@@ -441,9 +441,9 @@ impl fmt::Display for Mistake {
             }
             Mistake::Credentials(url) => write!(
                 f,
-                "a target holds no user:password@: the command line is readable by every \
-                 process on the node and log lines print the target, and a readiness probe \
-                 needs no password; write {}",
+                "no user:password@ in a target: the command line is readable by every \
+                 process on the node, and log lines print the target; a readiness probe \
+                 needs no password, write {}",
                 quoted(url)
             ),
             Mistake::Slashes(url) => write!(f, "a URL needs its slashes: write {}", quoted(url)),
@@ -1014,7 +1014,7 @@ mod tests {
             ("db,cache", "write 'db' 'cache'"),
             (
                 "http://user:pw@localhost:80/",
-                "no user:password@: the command line is readable by every process on the node",
+                "no user:password@ in a target: the command line is readable by every process on the node",
             ),
             (
                 "http://user:pw@localhost:80/x?y#z",
@@ -1026,7 +1026,7 @@ mod tests {
             ),
             (
                 "redis://:pw@cache:6379",
-                "needs no password; write 'redis://cache:6379'",
+                "needs no password, write 'redis://cache:6379'",
             ),
             ("zk://u:p@zk-0:2181", "write 'zk://zk-0:2181'"),
             ("mysql://root:pw@db/", "write 'mysql://db/'"),
