@@ -263,10 +263,15 @@ fn each_typo_names_the_real_problem_and_the_form_to_write() {
         (
             &["-t", "soon", "db"],
             &[
-                "invalid value 'soon' for --timeout: expected a number and a unit, such as 15s, 500ms",
+                "invalid value 'soon' for --timeout: expected a number and a unit (ns, us, ms, s, m, h, d), such as 15s, 500ms",
             ],
         ),
-        (&["-i", "5 parsecs", "db"], &["'parsecs' is not a unit"]),
+        (
+            &["-i", "5 parsecs", "db"],
+            &[
+                "invalid value '5 parsecs' for --interval: expected a number and a unit (ns, us, ms, s, m, h, d)",
+            ],
+        ),
         (
             &["--min-ready", "localhost"],
             &["invalid value 'localhost' for --min-ready: expected a whole number"],
