@@ -368,8 +368,8 @@ enum Mistake {
 const SCHEMES: [&str; 6] = ["dns", "tcp", "http", "https", "file", "unix"];
 
 fn newcomer_mistake(spelling: &str) -> Option<Mistake> {
-    let has_scheme =
-        |s: &str| spelling.len() >= s.len() && spelling[..s.len()].eq_ignore_ascii_case(s);
+    // get: the spelling's first bytes may end inside a character (`ünï...`).
+    let has_scheme = |s: &str| (spelling.get(..s.len())).is_some_and(|p| p.eq_ignore_ascii_case(s));
     // A path may hold anything below: spaces, commas, '@'.
     let path = has_scheme("file:") || has_scheme("unix:");
     let http = has_scheme("http");
