@@ -97,21 +97,25 @@ fn help_and_version_succeed_only_alone() {
 #[test]
 fn wait_for_its_host_and_port_show_the_target_to_write() {
     let words = [
-        "'-h' and '-p' are wait-for-it's host and port options",
+        "'-h' and '-p': wait-for-it's host and port options are not taken here",
         "a target is one argument, HOST:PORT: write 'db:5432'",
     ];
     usage(&["-h", "db", "-p", "5432"], &[], &words);
     usage(&["-t", "15s", "-h", "db", "-p", "5432"], &[], &words);
-    usage(&["--host=db", "--port=5432"], &[], &["write 'db:5432'"]);
+    usage(
+        &["--host", "db", "--port", "5432"],
+        &[],
+        &["write 'db:5432'"],
+    );
     usage(
         &["-h", "db"],
         &[],
-        &["'-h' is not a host option here", "'db:PORT' for a port"],
+        &["'-h': wait-for-it's", "write 'db:PORT'"],
     );
     usage(
         &["db", "-p", "5432"],
         &[],
-        &["'-p' is not an option here", "'db:5432'"],
+        &["'-p': wait-for-it's", "write 'HOST:5432'"],
     );
 }
 
