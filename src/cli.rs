@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 
 use lexopt::prelude::*;
 
+use crate::exec;
 use crate::exit;
 use crate::logging::Format;
 use crate::plan::{Plan, Probing};
 use crate::quote::quoted;
-use crate::target::{Family, MAX_MIN, Target, TargetError};
+use crate::target::{Family, Host, Kind as TargetKind, MAX_MIN, Target, TargetError};
 
-/// Everything a run needs, parsed and checked: the plan for the waiting core, and what only
-/// main needs (logging, the command).
+/// Everything a run needs, parsed and checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub plan: Plan,
@@ -27,6 +27,8 @@ pub struct Config {
     pub log_format: Format,
     /// The command to exec after success, byte-exact; empty for none.
     pub command: Vec<OsString>,
+    /// Lines for the log at start (level warn): what is valid but probably not meant.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -72,6 +74,14 @@ enum Kind {
     NoTargets,
     NoCommand,
     Conflict(&'static str, &'static str),
+    /// `--help` or `--version` (as typed) with other arguments; whether a target came first.
+    NotAlone(String, bool),
+    /// wait-for-it's `-h HOST` and `-p PORT`: the options as typed, quoted; the target.
+    WaitForIt(String, String),
+    /// A long option with one dash (`-timeout`), and the long option.
+    OneDash(String, &'static str),
+    /// An unknown option after a target: the command's, short of a `--`.
+    AfterTargets(Box<UsageError>),
 }
 
 impl fmt::Display for UsageError {
@@ -109,6 +119,35 @@ impl fmt::Display for UsageError {
             ),
             Kind::NoCommand => write!(f, "'--' must be followed by a command"),
             Kind::Conflict(a, b) => write!(f, "{a} and {b} cannot be used together"),
+            Kind::NotAlone(option, after_target) => {
+                write!(
+                    f,
+                    "{} is accepted only alone: with other arguments nothing would be \
+                     checked, yet the exit status would be 0",
+                    quoted(option)
+                )?;
+                if *after_target {
+                    write!(f, "; if it is the command's, put '--' before the command")?;
+                }
+                Ok(())
+            }
+            Kind::WaitForIt(typed, form) => write!(
+                f,
+                "{typed}: wait-for-it's host and port options are not taken here; a target is \
+                 one argument, HOST:PORT: write {}",
+                quoted(form)
+            ),
+            Kind::OneDash(typed, long) => write!(
+                f,
+                "invalid option {}: a long option takes two dashes, write '--{long}'",
+                quoted(typed)
+            ),
+            Kind::AfterTargets(inner) => write!(
+                f,
+                "{}: did you forget '--' before the command? \
+                 (service-precheck [OPTIONS] TARGET... -- COMMAND [ARG...])",
+                inner
+            ),
         }
     }
 }
@@ -164,13 +203,78 @@ pub fn parse_args(
     args: Vec<OsString>,
     env: &dyn Fn(&str) -> Option<OsString>,
 ) -> Result<Action, UsageError> {
+    // --help and --version only alone: `service-precheck -h db && ./migrate` must not go on.
+    if let [only] = args.as_slice() {
+        if only == "-h" || only == "--help" {
+            return Ok(Action::Help);
+        }
+        if only == "-V" || only == "--version" {
+            return Ok(Action::Version);
+        }
+    }
     let (args, command) = split_command(args)?;
-    let flags = match read_flags(args)? {
-        Read::Flags(flags) => flags,
-        Read::Help => return Ok(Action::Help),
-        Read::Version => return Ok(Action::Version),
-    };
+    wait_for_it(&args)?;
+    one_dash(&args)?;
+    let flags = read_flags(args)?;
     configure(flags, command, env).map(Action::Run)
+}
+
+/// wait-for-it's `-h HOST` / `--host HOST` and `-p PORT` / `--port PORT`: refused with the
+/// target to write, before `-h` could read as --help.
+fn wait_for_it(args: &[OsString]) -> Result<(), UsageError> {
+    let (mut host, mut port) = (None, None);
+    for pair in args.windows(2) {
+        let (Some(option), Some(value)) = (pair[0].to_str(), pair[1].to_str()) else {
+            continue;
+        };
+        match option {
+            // `-h db:5432` is a target after -h, not wait-for-it's host.
+            "-h" | "--host" if !value.contains(':') && !value.starts_with('-') => {
+                host = Some((option, value))
+            }
+            "-p" | "--port" => port = Some((option, value)),
+            _ => {}
+        }
+    }
+    let (typed, form) = match (host, port) {
+        (None, None) => return Ok(()),
+        (Some((h, host)), Some((p, port))) => (
+            format!("{} and {}", quoted(h), quoted(p)),
+            format!("{host}:{port}"),
+        ),
+        (Some((h, host)), None) => (quoted(h).to_string(), format!("{host}:PORT")),
+        (None, Some((p, port))) => (quoted(p).to_string(), format!("HOST:{port}")),
+    };
+    Err(UsageError(Kind::WaitForIt(typed, form)))
+}
+
+/// Every long option, for `-timeout`, which lexopt would read as `-t imeout`.
+const LONG: [&str; 11] = [
+    "timeout",
+    "interval",
+    "connect-timeout",
+    "min-ready",
+    "any",
+    "invert",
+    "log-format",
+    "quiet",
+    "verbose",
+    "help",
+    "version",
+];
+
+/// A long option written with one dash (`-timeout`, `-version=1`).
+fn one_dash(args: &[OsString]) -> Result<(), UsageError> {
+    for arg in args.iter().filter_map(|a| a.to_str()) {
+        let Some(body) = arg.strip_prefix('-') else {
+            continue;
+        };
+        let name = body.split('=').next().unwrap_or(body);
+        if let Some(long) = LONG.iter().find(|l| **l == name) {
+            return Err(UsageError(Kind::OneDash(arg.to_string(), long)));
+        }
+    }
+    Ok(())
 }
 
 /// Everything after the first `--` is the command, verbatim. lexopt would swallow the `--`
@@ -206,21 +310,27 @@ struct Flags {
     targets: Vec<Target>,
 }
 
-enum Read {
-    Flags(Flags),
-    Help,
-    Version,
-}
-
-fn read_flags(args: Vec<OsString>) -> Result<Read, UsageError> {
+fn read_flags(args: Vec<OsString>) -> Result<Flags, UsageError> {
     let mut f = Flags::default();
     // Most arguments are targets: one allocation, not one per doubling.
     f.targets.reserve(args.len());
     let mut parser = lexopt::Parser::from_args(args.iter().cloned());
     while let Some(arg) = parser.next().map_err(|e| lexopt_error(e, &args))? {
         match arg {
-            Short('h') | Long("help") => return Ok(Read::Help),
-            Short('V') | Long("version") => return Ok(Read::Version),
+            // Alone they were taken before; here they come with other arguments.
+            Short(c @ ('h' | 'V')) => {
+                let typed = cluster_of(c, &args);
+                return Err(UsageError(Kind::NotAlone(typed, !f.targets.is_empty())));
+            }
+            Long(long @ ("help" | "version")) => {
+                let option = format!("--{long}");
+                // `--version=1`: lexopt's "takes no value" says it better.
+                if let Some(value) = parser.optional_value() {
+                    let e = lexopt::Error::UnexpectedValue { option, value };
+                    return Err(UsageError(Kind::Lexopt(e)));
+                }
+                return Err(UsageError(Kind::NotAlone(option, !f.targets.is_empty())));
+            }
             Short('t') | Long("timeout") => {
                 f.timeout = Some(parse_timeout(
                     "--timeout",
@@ -237,7 +347,13 @@ fn read_flags(args: Vec<OsString>) -> Result<Read, UsageError> {
                 let v = value(&mut parser, &args, "--connect-timeout")?;
                 f.connect_timeout = Some(parse_connect_timeout("--connect-timeout", &v)?)
             }
-            Long("min-ready") => f.min_ready = Some(value(&mut parser, &args, "--min-ready")?),
+            Long("min-ready") => {
+                let v = value(&mut parser, &args, "--min-ready")?;
+                // A number is checked now: `--min-ready localhost` is about the value, not
+                // about the targets it leaves out.
+                count("--min-ready", &v)?;
+                f.min_ready = Some(v)
+            }
             Long("any") => f.any = true,
             Long("invert") => f.invert = true,
             Long("log-format") => {
@@ -250,12 +366,18 @@ fn read_flags(args: Vec<OsString>) -> Result<Read, UsageError> {
             Short('v') | Long("verbose") => *f.verbosity.get_or_insert(0) += 1,
             Value(v) => f.targets.push(parse_target(v)?),
             Short(option) => {
-                return Err(UsageError(Kind::UnknownShort {
+                let e = UsageError(Kind::UnknownShort {
                     option,
                     arg: cluster_of(option, &args),
-                }));
+                });
+                return Err(after_targets(e, &f.targets));
             }
-            Long(_) => return Err(lexopt_error(arg.unexpected(), &args)),
+            Long(_) => {
+                return Err(after_targets(
+                    lexopt_error(arg.unexpected(), &args),
+                    &f.targets,
+                ));
+            }
         }
     }
     if f.v4 && f.v6 {
@@ -264,7 +386,15 @@ fn read_flags(args: Vec<OsString>) -> Result<Read, UsageError> {
     if f.any && f.min_ready.is_some() {
         return Err(UsageError(Kind::Conflict("--any", "--min-ready")));
     }
-    Ok(Read::Flags(f))
+    Ok(f)
+}
+
+/// An unknown option after a target is most likely the command's, short of a `--`.
+fn after_targets(e: UsageError, targets: &[Target]) -> UsageError {
+    match targets.is_empty() {
+        true => e,
+        false => UsageError(Kind::AfterTargets(Box::new(e))),
+    }
 }
 
 /// The value of the option just read, as UTF-8.
@@ -312,15 +442,25 @@ fn lexopt_error(e: lexopt::Error, args: &[OsString]) -> UsageError {
 }
 
 /// Fills what the flags left open from PRECHECK_* variables, then the defaults; checks the
-/// whole.
+/// whole. Every variable that is set is checked, also where its flag wins: a bad value is an
+/// error wherever it is, not only where it happens to be used.
 fn configure(
     f: Flags,
     command: Vec<OsString>,
     env: &dyn Fn(&str) -> Option<OsString>,
 ) -> Result<Config, UsageError> {
+    let warnings = match command.is_empty() {
+        true => command_warning(&f.targets, env).into_iter().collect(),
+        false => Vec::new(),
+    };
     let mut targets = f.targets;
     if let Some(list) = env_utf8(env, "PRECHECK_TARGETS")? {
-        for word in env_words(&list) {
+        let words = env_words(&list);
+        if words.is_empty() && targets.is_empty() {
+            let why = "it holds no target, and no target was given as an argument";
+            return Err(bad("PRECHECK_TARGETS", &list, why));
+        }
+        for word in words {
             let target =
                 (word.parse()).map_err(|e| UsageError(Kind::EnvTarget("PRECHECK_TARGETS", e)))?;
             targets.push(target);
@@ -329,34 +469,32 @@ fn configure(
     if targets.is_empty() {
         return Err(UsageError(Kind::NoTargets));
     }
-    let timeout = match f.timeout {
-        Some(t) => t,
-        None => match env_utf8(env, "PRECHECK_TIMEOUT")? {
-            Some(v) => parse_timeout("PRECHECK_TIMEOUT", &v)?,
-            None => None,
-        },
-    };
-    let interval = match f.interval {
-        Some(i) => i,
-        None => match env_utf8(env, "PRECHECK_INTERVAL")? {
-            Some(v) => parse_interval("PRECHECK_INTERVAL", &v)?,
-            None => DEFAULT_INTERVAL,
-        },
-    };
-    let connect_timeout = match f.connect_timeout {
-        Some(c) => c,
-        None => match env_utf8(env, "PRECHECK_CONNECT_TIMEOUT")? {
-            Some(v) => parse_connect_timeout("PRECHECK_CONNECT_TIMEOUT", &v)?,
-            None => DEFAULT_CONNECT_TIMEOUT,
-        },
-    };
-    let min_ready = match (f.any, f.min_ready) {
-        (true, _) => 1,
-        (false, Some(v)) => parse_min_ready("--min-ready", &v, targets.len())?,
-        (false, None) => match env_utf8(env, "PRECHECK_MIN_READY")? {
-            Some(v) => parse_min_ready("PRECHECK_MIN_READY", &v, targets.len())?,
-            None => targets.len(),
-        },
+    let var = |name| env_utf8(env, name);
+    let timeout = var("PRECHECK_TIMEOUT")?
+        .map(|v| parse_timeout("PRECHECK_TIMEOUT", &v))
+        .transpose()?;
+    let interval = var("PRECHECK_INTERVAL")?
+        .map(|v| parse_interval("PRECHECK_INTERVAL", &v))
+        .transpose()?;
+    let connect_timeout = var("PRECHECK_CONNECT_TIMEOUT")?
+        .map(|v| parse_connect_timeout("PRECHECK_CONNECT_TIMEOUT", &v))
+        .transpose()?;
+    let env_min_ready = var("PRECHECK_MIN_READY")?;
+    if let Some(v) = &env_min_ready {
+        count("PRECHECK_MIN_READY", v)?;
+    }
+    let log_filter = var("PRECHECK_LOG")?
+        .map(|v| parse_log_filter(&v))
+        .transpose()?;
+    let log_format = var("PRECHECK_LOG_FORMAT")?
+        .map(|v| parse_log_format("PRECHECK_LOG_FORMAT", &v))
+        .transpose()?;
+
+    let min_ready = match (f.any, f.min_ready, env_min_ready) {
+        (true, _, _) => 1,
+        (false, Some(v), _) => parse_min_ready("--min-ready", &v, targets.len())?,
+        (false, None, Some(v)) => parse_min_ready("PRECHECK_MIN_READY", &v, targets.len())?,
+        (false, None, None) => targets.len(),
     };
     let log_filter = match f.verbosity {
         Some(verbosity) => {
@@ -364,17 +502,7 @@ fn configure(
             // info is index 3; the clamp keeps the index inside LEVELS.
             LEVELS[(3 + verbosity).clamp(0, 5) as usize].to_string()
         }
-        None => match env_utf8(env, "PRECHECK_LOG")? {
-            Some(v) => parse_log_filter(&v)?,
-            None => "info".to_string(),
-        },
-    };
-    let log_format = match f.log_format {
-        Some(format) => format,
-        None => match env_utf8(env, "PRECHECK_LOG_FORMAT")? {
-            Some(v) => parse_log_format("PRECHECK_LOG_FORMAT", &v)?,
-            None => Format::Text,
-        },
+        None => log_filter.unwrap_or_else(|| "info".to_string()),
     };
     let family = match (f.v4, f.v6) {
         (true, _) => Family::V4,
@@ -385,8 +513,8 @@ fn configure(
         check_family(target, family)?;
     }
     let probing = Probing {
-        interval,
-        connect_timeout,
+        interval: f.interval.or(interval).unwrap_or(DEFAULT_INTERVAL),
+        connect_timeout: (f.connect_timeout.or(connect_timeout)).unwrap_or(DEFAULT_CONNECT_TIMEOUT),
         family,
         invert: f.invert,
     };
@@ -394,12 +522,36 @@ fn configure(
         plan: Plan {
             targets,
             min_ready,
-            timeout,
+            timeout: f.timeout.or(timeout).flatten(),
             probing,
         },
         log_filter,
-        log_format,
+        log_format: f.log_format.or(log_format).unwrap_or(Format::Text),
         command,
+        warnings,
+    })
+}
+
+/// A forgotten `--` turns a command into targets: `... db.shop npm start` waits for the names
+/// `npm` and `start`. Such names stay valid (`mysql` is a fine service name), but the first
+/// bare one-label name that is also a command on PATH gets a warning.
+fn command_warning(targets: &[Target], env: &dyn Fn(&str) -> Option<OsString>) -> Option<String> {
+    let path = env("PATH");
+    targets.iter().find_map(|t| {
+        let name = match &t.kind {
+            TargetKind::Dns {
+                host: Host::Name(name),
+                ..
+            } if *name == t.spelling && !name.contains('.') => name,
+            _ => return None,
+        };
+        let file = exec::find_in(name.as_ref(), path.as_deref()).ok()?;
+        Some(format!(
+            "{} is waited for as a DNS name, and it is also a command ({}): to run it \
+             after the wait, put '--' before it",
+            quoted(name),
+            quoted(&file.to_string_lossy())
+        ))
     })
 }
 
@@ -446,6 +598,10 @@ fn parse_target(value: OsString) -> Result<Target, UsageError> {
 /// `u64::MAX` that humantime's arithmetic (which panics on one overflow) is never near it.
 const MAX_SECS: u128 = 1 << 62;
 
+/// What a duration looks like, for the messages.
+const DURATION_EXAMPLE: &str =
+    "a number and a unit (ns, us, ms, s, m, h, d), such as 15s, 500ms, 5m or '1h 30m'";
+
 fn duration(source: &'static str, value: &str) -> Result<Duration, UsageError> {
     let too_large = || {
         bad(
@@ -454,6 +610,26 @@ fn duration(source: &'static str, value: &str) -> Result<Duration, UsageError> {
             "it is too large: the clock cannot represent a time that far away",
         )
     };
+    let text = value.trim();
+    if text.is_empty() {
+        return Err(bad(
+            source,
+            value,
+            format!("it is empty; expected {DURATION_EXAMPLE}"),
+        ));
+    }
+    // A bare number: `0` is zero in any unit; any other needs its unit said (wait-for-it's
+    // `-t 15` means seconds, `sleep 0.5` too: guessing would be wrong somewhere).
+    if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        if text.bytes().all(|b| b == b'0' || b == b'.') && text.starts_with('0') {
+            return Ok(Duration::ZERO);
+        }
+        let why = format!(
+            "a number needs a unit: write {} for seconds, or use ms, m or h",
+            quoted(&format!("{text}s"))
+        );
+        return Err(bad(source, value, why));
+    }
     // An upper bound of the sum humantime computes: every run of digits read as a number of
     // years (its largest unit). Checked before humantime sees the text. A fraction's digits
     // count as a whole number too, so a fraction of a dozen digits is refused: no loss.
@@ -467,13 +643,9 @@ fn duration(source: &'static str, value: &str) -> Result<Duration, UsageError> {
     if bound > MAX_SECS {
         return Err(too_large());
     }
-    let d = humantime::parse_duration(value.trim()).map_err(|e| {
-        bad(
-            source,
-            value,
-            format!("{e}; expected a duration such as 500ms, 30s, 5m or '1h 30m'"),
-        )
-    })?;
+    // humantime's own texts ("expected number at 0") speak of its parser; ours of the value.
+    let d = humantime::parse_duration(text)
+        .map_err(|_| bad(source, value, format!("expected {DURATION_EXAMPLE}")))?;
     if Instant::now().checked_add(d).is_none() {
         return Err(too_large());
     }
@@ -506,11 +678,26 @@ fn parse_connect_timeout(source: &'static str, value: &str) -> Result<Duration, 
     Ok(d)
 }
 
-fn parse_min_ready(source: &'static str, value: &str, targets: usize) -> Result<usize, UsageError> {
-    let why = || format!("expected a whole number from 1 to {targets} (the number of targets)");
+/// A count of targets, before the targets are known: a whole number from 1.
+fn count(source: &'static str, value: &str) -> Result<usize, UsageError> {
     match value.trim().parse::<usize>() {
-        Ok(n) if (1..=targets).contains(&n) => Ok(n),
-        _ => Err(bad(source, value, why())),
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(bad(
+            source,
+            value,
+            "expected a whole number from 1 to the number of targets",
+        )),
+    }
+}
+
+fn parse_min_ready(source: &'static str, value: &str, targets: usize) -> Result<usize, UsageError> {
+    match count(source, value)? {
+        n if n <= targets => Ok(n),
+        _ => Err(bad(
+            source,
+            value,
+            format!("expected a whole number from 1 to {targets} (the number of targets)"),
+        )),
     }
 }
 
@@ -522,16 +709,51 @@ fn parse_log_format(source: &'static str, value: &str) -> Result<Format, UsageEr
     }
 }
 
+/// The log target of every line: `logging::emit` checks the filter with logging's module path.
+const LOG_TARGET: &str = "service_precheck::logging";
+
+const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+/// PRECHECK_LOG: a level, or directives env_logger would apply to our lines, comma-separated.
+/// env_logger itself takes any word as a module name (`verbose`, `1`) and then shows nothing,
+/// not even the final error; a `/` message filter could hide it too. So only what selects our
+/// lines is accepted: `LEVEL`, or `NAME=LEVEL` where NAME is `service_precheck` or
+/// `service_precheck::logging` (env_logger matches a target by prefix).
 fn parse_log_filter(value: &str) -> Result<String, UsageError> {
-    env_filter::Builder::new()
-        .try_parse(value)
-        .map_err(|e| bad("PRECHECK_LOG", value, crate::quote::escaped(&e.to_string())))?;
+    let level = |l: &str| LOG_LEVELS.iter().any(|k| k.eq_ignore_ascii_case(l.trim()));
+    let ours = |name: &str| {
+        LOG_TARGET == name
+            || (LOG_TARGET.strip_prefix(name)).is_some_and(|rest| rest.starts_with("::"))
+    };
+    let why = |what: String| {
+        let accepted = "expected a level (off, error, warn, info, debug, trace) or \
+                        service_precheck=LEVEL, several separated by ','";
+        bad("PRECHECK_LOG", value, format!("{what}; {accepted}"))
+    };
+    let directives: Vec<&str> = (value.split(',').map(str::trim))
+        .filter(|d| !d.is_empty())
+        .collect();
+    if directives.is_empty() {
+        return Err(why("it is empty".to_string()));
+    }
+    for d in directives {
+        match d.split_once('=') {
+            None if level(d) => {}
+            Some((name, l)) if ours(name.trim()) && level(l) => {}
+            Some((name, _)) if !ours(name.trim()) => {
+                return Err(why(format!(
+                    "{} selects none of this program's lines (their target is {LOG_TARGET})",
+                    quoted(name.trim())
+                )));
+            }
+            _ => return Err(why(format!("{} is not a level", quoted(d)))),
+        }
+    }
     Ok(value.to_string())
 }
 
 /// An IP literal of the other family can never be ready under -4 or -6.
 fn check_family(target: &Target, family: Family) -> Result<(), UsageError> {
-    use crate::target::Host;
     let (flag, wrong) = match (family, target.host()) {
         (Family::V4, Some(Host::Ip(ip))) if ip.is_ipv6() => ("-4", "an IPv6"),
         (Family::V6, Some(Host::Ip(ip))) if ip.is_ipv4() => ("-6", "an IPv4"),
@@ -555,10 +777,12 @@ pod is ready.
 
 USAGE:
   service-precheck [OPTIONS] TARGET... [-- COMMAND [ARG...]]
+  COMMAND is looked up on PATH before the wait (exit 127 or 126 at once).
 
 TARGETS:
   NAME, dns://NAME          ready when NAME resolves (via /etc/hosts, the
-                            resolv.conf search list and ndots, as for any program)
+                            resolv.conf search list and ndots, as for any
+                            program)
   HOST:PORT, tcp://HOST:PORT, [IPV6]:PORT
                             ready when a TCP connection to PORT succeeds on an
                             address of HOST
@@ -575,7 +799,7 @@ TARGETS:
   unix:///ABS/PATH          ready when a stream socket there accepts
   A bare IP address (10.0.0.5, ::1, ::1:5432) is refused: it checks nothing.
   Write a port check as IPV4:PORT or [IPV6]:PORT. Quote targets with ?, # or &
-  in shells.
+  in shells. One target per argument; no user:password@ in a target.
 
 OPTIONS:                                    (environment variable; default)
   -t, --timeout DURATION      one deadline for everything; 0 means none
@@ -595,19 +819,21 @@ OPTIONS:                                    (environment variable; default)
                               timeout is no proof and never counts
   -4, -6                      only IPv4 / only IPv6 addresses count (both)
   -q, -v                      quieter / more detail, repeatable; they win over
-                              PRECHECK_LOG, an env_logger filter (info)
+                              PRECHECK_LOG: a level (off, error, warn, info,
+                              debug, trace) or service_precheck=LEVEL (info)
       --log-format FORMAT     text, or json: one JSON object per line with ts,
                               elapsed, level, event, target, reason, addresses,
                               canonical and msg (PRECHECK_LOG_FORMAT; text)
-  -h, --help                  print this help
-  -V, --version               print the version
+  -h, --help                  print this help; only alone, else a usage error
+  -V, --version               print the version; only alone
 
   PRECHECK_TARGETS            more targets, separated by commas or white space
                               (after a #, commas belong to the status list)
   NO_COLOR                    when set, never colour the log (colour is used
                               only when stderr is a terminal)
-  A flag wins over its variable. DURATION: 500ms, 30s, 5m, '1h 30m'; one too
-  large for the clock is refused.
+  A flag wins over its variable; a bad value in either is a usage error.
+  DURATION: a number and a unit: 500ms, 30s, 5m, '1h 30m' (a bare number other
+  than 0 is refused); one too large for the clock is refused.
 
 Each waiting target costs one thread: about 30 KB of memory for TCP, 45 KB
 for DNS, so 16 MiB holds about 450 TCP or 300 DNS targets (see README). A TCP
@@ -619,8 +845,27 @@ Logs go to stderr, one line per event with the target first.
 ",
         version = env!("CARGO_PKG_VERSION"),
         max_min = MAX_MIN,
-        table = exit::help_table(),
+        table = exit_codes(),
     )
+}
+
+/// The exit-code table of `exit`, each meaning wrapped to fit 80 columns under its code.
+fn exit_codes() -> String {
+    const INDENT: &str = "         ";
+    let mut out = String::new();
+    for (code, meaning) in exit::TABLE {
+        let mut line = format!("  {code:<7}{meaning}");
+        // Break at the last space that keeps the line within 79 columns.
+        while line.len() > 79 {
+            let at = line[..80].rfind(' ').unwrap_or(79);
+            out.push_str(&line[..at]);
+            out.push('\n');
+            line = format!("{INDENT}{}", line[at..].trim_start());
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
 }
 
 pub fn version() -> String {
@@ -777,13 +1022,12 @@ mod tests {
             config(&["a"], &[("PRECHECK_TIMEOUT", "0")]).plan.timeout,
             None
         );
-        // A flag wins even when its variable is bad.
-        assert_eq!(
-            config(&["-t", "2s", "a"], &[("PRECHECK_TIMEOUT", "soon")])
-                .plan
-                .timeout,
-            Some(Duration::from_secs(2))
+        // A flag wins, but its variable must be good all the same.
+        assert!(
+            usage(&["-t", "2s", "a"], &[("PRECHECK_TIMEOUT", "soon")])
+                .contains("invalid value 'soon' for PRECHECK_TIMEOUT")
         );
+        // A count that fits other targets is no bad value.
         assert_eq!(
             config(&["--any", "a"], &[("PRECHECK_MIN_READY", "9")])
                 .plan
@@ -803,9 +1047,13 @@ mod tests {
     #[test]
     fn help_and_version() {
         assert_eq!(run_with(&["-h"], &[]).unwrap(), Action::Help);
-        assert_eq!(run_with(&["db", "--help"], &[]).unwrap(), Action::Help);
+        assert_eq!(run_with(&["--help"], &[]).unwrap(), Action::Help);
         assert_eq!(run_with(&["-V"], &[]).unwrap(), Action::Version);
+        assert_eq!(run_with(&["--version"], &[]).unwrap(), Action::Version);
         let help = help();
+        for line in help.lines() {
+            assert!(line.chars().count() <= 80, "too wide: {line:?}");
+        }
         for word in [
             "--timeout",
             "PRECHECK_TIMEOUT",
@@ -872,7 +1120,7 @@ mod tests {
             (
                 &["--min-ready", "0", "a"],
                 &[],
-                "invalid value '0' for --min-ready: expected a whole number from 1 to 1",
+                "invalid value '0' for --min-ready: expected a whole number from 1 to the number",
             ),
             (
                 &["--min-ready", "3", "a", "b"],
@@ -911,7 +1159,11 @@ mod tests {
                 &[],
                 "invalid value '[::1]:80' for a target: it is an IPv6 address, which -4 excludes",
             ),
-            (&["-version"], &[], "invalid option '-e' in '-version'"),
+            (
+                &["-version"],
+                &[],
+                "invalid option '-version': a long option takes two dashes, write '--version'",
+            ),
             (&["-4v-4v", "a"], &[], "invalid option '--' in '-4v-4v'"),
             (
                 &["--frob\u{1b}[2J", "a"],
@@ -1008,5 +1260,278 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(c.command, [bad]);
+    }
+
+    #[test]
+    fn help_and_version_only_alone() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["127.0.0.1:1", "--help"],
+                "'--help' is accepted only alone",
+            ),
+            (&["db", "-V"], "'-V' is accepted only alone"),
+            (&["-vh", "db"], "'-vh' is accepted only alone"),
+            (&["--help", "--", "true"], "'--help' is accepted only alone"),
+            (
+                &["--version=1"],
+                "option '--version' takes no value, got '1'",
+            ),
+            (
+                &["db.shop", "migrate", "--help"],
+                "put '--' before the command",
+            ),
+        ];
+        for (args, want) in cases {
+            let got = usage(args, &[]);
+            assert!(got.contains(want), "{args:?}: {got:?} lacks {want:?}");
+        }
+        assert!(!usage(&["--help", "db"], &[]).contains("before the command"));
+    }
+
+    #[test]
+    fn wait_for_its_options_show_the_target_to_write() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["-h", "db", "-p", "5432"],
+                "'-h' and '-p': wait-for-it's host and port options are not taken here; a \
+                 target is one argument, HOST:PORT: write 'db:5432'",
+            ),
+            (
+                &["--host", "db", "--port", "5432", "-t", "5s"],
+                "write 'db:5432'",
+            ),
+            (&["-p", "5432", "-h", "db"], "write 'db:5432'"),
+            (&["-h", "db"], "'-h': wait-for-it's host and port options"),
+            (&["-h", "db"], "write 'db:PORT'"),
+            (&["db", "-p", "5432"], "'-p': wait-for-it's"),
+            (&["db", "-p", "5432"], "write 'HOST:5432'"),
+            (&["-h", "db:5432"], "'-h' is accepted only alone"),
+        ];
+        for (args, want) in cases {
+            let got = usage(args, &[]);
+            assert!(got.contains(want), "{args:?}: {got:?} lacks {want:?}");
+        }
+        // After `--` it is the command's business.
+        assert_eq!(
+            config(&["db", "--", "psql", "-h", "x", "-p", "1"], &[])
+                .command
+                .len(),
+            5
+        );
+    }
+
+    #[test]
+    fn long_options_with_one_dash() {
+        for (arg, long) in [
+            ("-timeout", "--timeout"),
+            ("-min-ready=2", "--min-ready"),
+            ("-any", "--any"),
+            ("-help", "--help"),
+        ] {
+            let got = usage(&[arg, "5s", "db"], &[]);
+            let want =
+                format!("invalid option '{arg}': a long option takes two dashes, write '{long}'");
+            assert!(got.contains(&want), "{got:?} lacks {want:?}");
+        }
+        // Clusters of short options stay what they are.
+        assert_eq!(
+            config(&["-t5s", "db"], &[]).plan.timeout,
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(config(&["-vv", "db"], &[]).log_filter, "trace");
+    }
+
+    #[test]
+    fn unknown_options_after_a_target_ask_for_the_double_dash() {
+        let got = usage(&["db.shop", "migrate", "--force"], &[]);
+        assert!(
+            got.starts_with("invalid option '--force': did you forget '--' before the command?"),
+            "{got}"
+        );
+        let got = usage(&["db", "ls", "-la"], &[]);
+        assert!(
+            got.contains("invalid option '-l' in '-la': did you forget '--'"),
+            "{got}"
+        );
+        // Before any target it is an unknown option and nothing more.
+        let got = usage(&["--force", "db"], &[]);
+        assert!(!got.contains("did you forget"), "{got}");
+    }
+
+    #[test]
+    fn durations_in_our_own_words() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "5",
+                "a number needs a unit: write '5s' for seconds, or use ms, m or h",
+            ),
+            ("0.5", "write '0.5s' for seconds"),
+            ("15 ", "write '15s'"),
+            (
+                "soon",
+                "expected a number and a unit (ns, us, ms, s, m, h, d), such as 15s, 500ms, 5m or '1h 30m'",
+            ),
+            (
+                "5 parsecs",
+                "expected a number and a unit (ns, us, ms, s, m, h, d)",
+            ),
+            ("1h 30", "expected a number and a unit"),
+            ("", "it is empty; expected a number and a unit"),
+            ("s", "expected a number and a unit"),
+        ];
+        for (value, want) in cases {
+            let got = usage(&["-t", value, "db"], &[]);
+            assert!(got.contains(want), "{value:?}: {got:?} lacks {want:?}");
+            for leak in [
+                "expected number at",
+                "few variations",
+                "time unit needed",
+                "at 0",
+            ] {
+                assert!(!got.contains(leak), "{value:?}: {got:?} leaks {leak:?}");
+            }
+        }
+        for zero in ["0", "00", "0.0"] {
+            assert_eq!(config(&["-t", zero, "db"], &[]).plan.timeout, None);
+        }
+        assert!(usage(&["-i", "0", "db"], &[]).contains("at least 10ms"));
+        assert_eq!(
+            config(&["-t", "0.5s", "db"], &[]).plan.timeout,
+            Some(Duration::from_millis(500))
+        );
+    }
+
+    #[test]
+    fn min_ready_and_empty_targets() {
+        let got = usage(&["--min-ready", "localhost"], &[]);
+        assert!(
+            got.contains("invalid value 'localhost' for --min-ready"),
+            "{got}"
+        );
+        let got = usage(&[], &[("PRECHECK_TARGETS", "")]);
+        assert!(
+            got.contains("invalid value '' for PRECHECK_TARGETS: it holds no target"),
+            "{got}"
+        );
+        assert!(usage(&[], &[("PRECHECK_TARGETS", " , ")]).contains("holds no target"));
+        // Empty beside targets given as arguments: nothing is missing.
+        assert_eq!(
+            config(&["db"], &[("PRECHECK_TARGETS", "")])
+                .plan
+                .targets
+                .len(),
+            1
+        );
+        let got = usage(&["--any", "a"], &[("PRECHECK_MIN_READY", "many")]);
+        assert!(
+            got.contains("invalid value 'many' for PRECHECK_MIN_READY"),
+            "{got}"
+        );
+    }
+
+    #[test]
+    fn every_variable_is_checked_even_where_its_flag_wins() {
+        let cases: &[(&[&str], (&str, &str))] = &[
+            (&["-t", "1s", "x"], ("PRECHECK_TIMEOUT", "abc")),
+            (&["-i", "1s", "x"], ("PRECHECK_INTERVAL", "5")),
+            (
+                &["--connect-timeout", "1s", "x"],
+                ("PRECHECK_CONNECT_TIMEOUT", "0"),
+            ),
+            (&["--min-ready", "1", "x"], ("PRECHECK_MIN_READY", "0")),
+            (&["-v", "x"], ("PRECHECK_LOG", "verbose")),
+            (
+                &["--log-format", "json", "x"],
+                ("PRECHECK_LOG_FORMAT", "yaml"),
+            ),
+        ];
+        for (args, (var, value)) in cases {
+            let got = usage(args, &[(var, value)]);
+            let want = format!("invalid value '{value}' for {var}");
+            assert!(got.contains(&want), "{args:?}: {got:?} lacks {want:?}");
+        }
+    }
+
+    #[test]
+    fn precheck_log_must_select_our_lines() {
+        for ok in [
+            "off",
+            "INFO",
+            "debug",
+            "warn,service_precheck=trace",
+            "service_precheck=debug",
+            "service_precheck::logging=warn",
+            " info , ",
+        ] {
+            assert_eq!(config(&["a"], &[("PRECHECK_LOG", ok)]).log_filter, ok);
+        }
+        let accepted = "expected a level (off, error, warn, info, debug, trace) or \
+                        service_precheck=LEVEL, several separated by ','";
+        let cases = [
+            (
+                "verbose",
+                "invalid value 'verbose' for PRECHECK_LOG: 'verbose' is not a level",
+            ),
+            ("1", "'1' is not a level"),
+            ("bogus", "'bogus' is not a level"),
+            ("", "it is empty"),
+            (" , ", "it is empty"),
+            ("service_precheck", "'service_precheck' is not a level"),
+            (
+                "service_precheck=loud",
+                "'service_precheck=loud' is not a level",
+            ),
+            (
+                "hyper=debug",
+                "'hyper' selects none of this program's lines",
+            ),
+            (
+                "service_precheck::runner=debug",
+                "'service_precheck::runner' selects none",
+            ),
+            ("service=debug", "'service' selects none"),
+            ("info/ready", "'info/ready' is not a level"),
+            ("info,x=y", "'x' selects none"),
+        ];
+        for (value, want) in cases {
+            let got = usage(&["a"], &[("PRECHECK_LOG", value)]);
+            assert!(got.contains(want), "{value:?}: {got:?} lacks {want:?}");
+            assert!(got.contains(accepted), "{value:?}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn the_first_bare_name_that_is_a_command_gets_a_warning() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("precheck-cli-warn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, mode) in [("npm", 0o755), ("start", 0o755), ("data", 0o644)] {
+            let file = dir.join(name);
+            std::fs::write(&file, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let path = dir.to_str().unwrap();
+        let env = [("PATH", path)];
+        let c = config(&["-t", "1.5s", "db.shop", "npm", "start"], &env);
+        assert_eq!(c.plan.targets.len(), 3, "names stay valid");
+        let want = format!(
+            "'npm' is waited for as a DNS name, and it is also a command ('{path}/npm'): \
+             to run it after the wait, put '--' before it"
+        );
+        assert_eq!(c.warnings, [want]);
+        // Not executable, dotted, with a scheme or a query, after `--`, or from the variable:
+        // no warning.
+        for args in [
+            &["data"][..],
+            &["npm.shop"],
+            &["dns://npm"],
+            &["npm?min=1"],
+            &["db", "npm", "--", "npm", "start"],
+        ] {
+            assert_eq!(config(args, &env).warnings, [] as [String; 0], "{args:?}");
+        }
+        let env = [("PATH", path), ("PRECHECK_TARGETS", "npm")];
+        assert!(config(&[], &env).warnings.is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -61,6 +61,13 @@ fn run(config: &cli::Config, deadline: Option<Deadline>, start: Instant) -> Verd
     //    every thread inherits the mask; they are read from a signalfd, never by a handler.
     let mask = signals::block();
     logging::init(&config.log_filter, config.log_format, start);
+    for warning in &config.warnings {
+        emit(Level::Warn, Line::new("warning"), format_args!("{warning}"));
+    }
+    // A command that cannot run fails now, not after the wait (execvp looks it up again).
+    if let Some(Err(e)) = config.command.first().map(|c| exec::find(c)) {
+        return Verdict::early(plan, End::NotRun(e));
+    }
     let mask = match mask {
         Ok(mask) => mask,
         Err(e) => return internal(plan, "cannot block SIGINT and SIGTERM", &e),

@@ -141,7 +141,7 @@ enum TargetErrorKind {
     BadStatus(String),
     ReversedStatus(String),
     MinOnHttp,
-    Password,
+    Mistake(Mistake),
     EmptyUser,
     NoUser(&'static str),
     NoPath(&'static str),
@@ -251,12 +251,7 @@ impl fmt::Display for TargetError {
                 "min=N is not offered for http:// targets: one address answering is enough, \
                  and the URL's query goes to the server as written"
             ),
-            Password => write!(
-                f,
-                "a password does not belong in a target: every process on the node can read \
-                 the command line, and the check needs none (the server's answer to a login \
-                 without one is enough)"
-            ),
+            Mistake(m) => write!(f, "{m}"),
             EmptyUser => write!(f, "the user name before '@' is empty"),
             NoUser(scheme) => write!(f, "{scheme}:// takes no user name"),
             NoPath(scheme) => write!(f, "{scheme}:// takes no path"),
@@ -270,10 +265,10 @@ impl FromStr for Target {
     type Err = TargetError;
 
     fn from_str(spelling: &str) -> Result<Target, TargetError> {
-        let kind = match spelling.split_once("://") {
+        let kind = match newcomer_mistake(spelling) {
             _ if spelling.is_empty() => Err(TargetErrorKind::Empty),
-            Some((scheme, rest)) => read_scheme(scheme, rest),
-            None => read_bare(spelling),
+            Some(mistake) => Err(TargetErrorKind::Mistake(mistake)),
+            None => read(spelling),
         };
         Ok(Target {
             spelling: spelling.to_string(),
@@ -282,6 +277,14 @@ impl FromStr for Target {
                 kind,
             })?,
         })
+    }
+}
+
+/// A target: `SCHEME://...` or a bare one.
+fn read(spelling: &str) -> Result<Kind, TargetErrorKind> {
+    match spelling.split_once("://") {
+        Some((scheme, rest)) => read_scheme(scheme, rest),
+        None => read_bare(spelling),
     }
 }
 
@@ -352,7 +355,6 @@ fn read_service(rest: &str, service: &Service) -> Result<Kind, TargetErrorKind> 
     };
     let scheme = service.scheme;
     let (user, authority) = match authority.rsplit_once('@') {
-        Some((user, _)) if user.contains(':') => return Err(TargetErrorKind::Password),
         Some(_) if !service.user => return Err(TargetErrorKind::NoUser(scheme)),
         Some(("", _)) => return Err(TargetErrorKind::EmptyUser),
         Some((user, authority)) => (Some(user), authority),
@@ -396,6 +398,116 @@ fn split_min(text: &str) -> Result<(&str, usize), TargetErrorKind> {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.spelling)
+    }
+}
+
+/// A newcomer's first mistakes, each with the form to write. They are caught before the grammar
+/// proper, whose message would name a symptom (`'db:5432 cache:6379'` would be told about
+/// IPv6 brackets).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Mistake {
+    /// White space between words: several targets in one argument.
+    Several(Vec<String>),
+    /// Commas: a list, which only PRECHECK_TARGETS takes.
+    Commas(Vec<String>),
+    /// `SCHEME://user:password@...`, with the URL to write instead.
+    Credentials(String),
+    /// `http:/x`, `file:/x`, `http:x`: the slashes after the scheme, with the URL to write.
+    Slashes(String),
+    /// A path without `file://`, with the target to write.
+    BarePath(String),
+}
+
+fn newcomer_mistake(spelling: &str) -> Option<Mistake> {
+    // get: the spelling's first bytes may end inside a character (`ünï...`).
+    let has_scheme = |s: &str| (spelling.get(..s.len())).is_some_and(|p| p.eq_ignore_ascii_case(s));
+    // A path may hold anything below: spaces, commas, '@'.
+    let path = has_scheme("file:") || has_scheme("unix:");
+    let http = has_scheme("http");
+    if let Some((scheme, rest)) = spelling.split_once("://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+        if let Some((userinfo, host)) = authority.rsplit_once('@') {
+            // `user@` alone holds no secret: the grammar refuses its '@' as it is.
+            if userinfo.contains(':') && !path {
+                let tail = &rest[authority.len()..];
+                return Some(Mistake::Credentials(format!("{scheme}://{host}{tail}")));
+            }
+        }
+    }
+    let words = |sep: fn(char) -> bool| -> Vec<String> {
+        (spelling.split(sep).filter(|w| !w.is_empty()))
+            .map(String::from)
+            .collect()
+    };
+    let several = words(char::is_whitespace);
+    // In a URL a space is a character to %-encode, unless a second URL or HOST:PORT follows.
+    if several.len() > 1 && !path && (!http || several[1..].iter().all(|w| w.contains(':'))) {
+        return Some(Mistake::Several(several));
+    }
+    // A URL's path and status list hold commas.
+    if spelling.contains(',') && !path && !http {
+        return Some(Mistake::Commas(words(|c| c == ',')));
+    }
+    if let Some((scheme, rest)) = spelling.split_once(':') {
+        let word = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        // Schemes whose `SCHEME:` cannot start a HOST:PORT target by mistake.
+        let known = (SCHEMES.into_iter().chain(["https"]))
+            .chain(probe::SERVICES.iter().map(|s| s.scheme))
+            .any(|s| s.eq_ignore_ascii_case(scheme));
+        // `http:80` is HOST:PORT; `http:/x` and `http:x` are a URL short of slashes.
+        let digits = rest.split('?').next().unwrap_or(rest);
+        let port = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+        if word && !rest.starts_with("//") && !port && (rest.starts_with('/') || known) {
+            let rest = rest.trim_start_matches('/');
+            let slashes = if path { "///" } else { "//" };
+            return Some(Mistake::Slashes(format!("{scheme}:{slashes}{rest}")));
+        }
+    }
+    if spelling.starts_with('/') {
+        return Some(Mistake::BarePath(format!("file://{spelling}")));
+    }
+    None
+}
+
+impl fmt::Display for Mistake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |f: &mut fmt::Formatter<'_>, words: &[String]| {
+            for (i, w) in words.iter().enumerate() {
+                write!(f, "{}{}", if i == 0 { "" } else { " " }, quoted(w))?;
+            }
+            Ok(())
+        };
+        match self {
+            Mistake::Several(words) => {
+                write!(f, "one target per argument: write ")?;
+                list(f, words)?;
+                write!(f, " as separate arguments, not in one quoted string")
+            }
+            Mistake::Commas(words) => {
+                write!(
+                    f,
+                    "commas separate targets only in PRECHECK_TARGETS; as arguments, \
+                     one target per argument: write "
+                )?;
+                list(f, words)
+            }
+            Mistake::Credentials(url) => write!(
+                f,
+                "no user:password@ in a target: the command line is readable by every \
+                 process on the node, and log lines print the target; a readiness probe \
+                 needs no password, write {}",
+                quoted(url)
+            ),
+            Mistake::Slashes(url) => write!(f, "a URL needs its slashes: write {}", quoted(url)),
+            Mistake::BarePath(url) => write!(
+                f,
+                "a path to wait for is a file:// target: write {} (unix:// for a socket)",
+                quoted(url)
+            ),
+        }
     }
 }
 
@@ -732,7 +844,7 @@ mod tests {
             ),
             ("a:b:c", "expected [IPV6]:PORT"),
             ("db\u{1b}[2J", "'\\u{1b}' is not allowed"),
-            ("my host", "' ' is not allowed in a host name"),
+            ("my host", "one target per argument: write 'my' 'host'"),
             ("db@x", "'@' is not allowed"),
             ("a..b", "empty label"),
             (".a", "empty label"),
@@ -969,5 +1081,71 @@ mod tests {
         }
         let long = format!("unix:///{}", "s".repeat(MAX_UNIX_PATH));
         assert!(error(&long).contains("is 108 bytes long, more than 107"));
+    }
+
+    #[test]
+    fn newcomer_mistakes_name_the_form_to_write() {
+        let cases = [
+            (
+                "db:5432 cache:6379",
+                "one target per argument: write 'db:5432' 'cache:6379' as separate arguments",
+            ),
+            ("http://a/ http://b:81/", "write 'http://a/' 'http://b:81/'"),
+            (
+                "a:5432,b:6379",
+                "commas separate targets only in PRECHECK_TARGETS; as arguments, one target \
+                 per argument: write 'a:5432' 'b:6379'",
+            ),
+            ("db,cache", "write 'db' 'cache'"),
+            (
+                "http://user:pw@localhost:80/",
+                "no user:password@ in a target: the command line is readable by every process on the node",
+            ),
+            (
+                "http://user:pw@localhost:80/x?y#z",
+                "write 'http://localhost:80/x?y#z'",
+            ),
+            (
+                "postgres://app:s3cret@db:5432/app",
+                "write 'postgres://db:5432/app'",
+            ),
+            (
+                "redis://:pw@cache:6379",
+                "needs no password, write 'redis://cache:6379'",
+            ),
+            ("zk://u:p@zk-0:2181", "write 'zk://zk-0:2181'"),
+            ("mysql://root:pw@db/", "write 'mysql://db/'"),
+            (
+                "http:/localhost/",
+                "a URL needs its slashes: write 'http://localhost/'",
+            ),
+            ("HTTP:localhost", "write 'HTTP://localhost'"),
+            ("file:/tmp/x", "write 'file:///tmp/x'"),
+            ("unix:run/x.sock", "write 'unix:///run/x.sock'"),
+            (
+                "/tmp/x",
+                "a path to wait for is a file:// target: write 'file:///tmp/x'",
+            ),
+        ];
+        for (input, want) in cases {
+            let got = error(input);
+            assert!(got.contains(want), "{input:?}: {got:?} lacks {want:?}");
+            assert!(got.starts_with(&format!("invalid target {}: ", quoted(input))));
+        }
+        // What looks alike but is right, or wrong for another reason, keeps its meaning.
+        assert_eq!(tcp("http:80").1, 80);
+        assert_eq!(tcp("mysql:3306").0, name("mysql"));
+        assert_eq!(tcp("redis:6379?min=2").2, 2);
+        assert!(error("http://es/a b").contains("%-encoded"));
+        assert!(error("http://user@es/").contains("'@' is not allowed"));
+        assert!(error("a:b:c").contains("expected [IPV6]:PORT"));
+        assert_eq!(
+            parse("http://es/#status=200,204").spelling,
+            "http://es/#status=200,204"
+        );
+        assert_eq!(
+            parse("file:///a b,c@d:e").kind,
+            Kind::File("/a b,c@d:e".into())
+        );
     }
 }
