@@ -10,6 +10,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use lexopt::prelude::*;
+use log::LevelFilter;
 
 use crate::exec;
 use crate::exit;
@@ -22,8 +23,8 @@ use crate::target::{Family, Host, Kind as TargetKind, MAX_MIN, Target, TargetErr
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub plan: Plan,
-    /// An env_logger filter, already checked.
-    pub log_filter: String,
+    /// The most detailed level logged (PRECHECK_LOG, -q, -v).
+    pub log_level: LevelFilter,
     pub log_format: Format,
     /// The command to exec after success, byte-exact; empty for none.
     pub command: Vec<OsString>,
@@ -496,13 +497,10 @@ fn configure(
         (false, None, Some(v)) => parse_min_ready("PRECHECK_MIN_READY", &v, targets.len())?,
         (false, None, None) => targets.len(),
     };
-    let log_filter = match f.verbosity {
-        Some(verbosity) => {
-            const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
-            // info is index 3; the clamp keeps the index inside LEVELS.
-            LEVELS[(3 + verbosity).clamp(0, 5) as usize].to_string()
-        }
-        None => log_filter.unwrap_or_else(|| "info".to_string()),
+    let log_level = match f.verbosity {
+        // info is index 3; the clamp keeps the index inside LEVELS.
+        Some(verbosity) => LEVELS[(3 + verbosity).clamp(0, 5) as usize],
+        None => log_filter.unwrap_or(LevelFilter::Info),
     };
     let family = match (f.v4, f.v6) {
         (true, _) => Family::V4,
@@ -525,7 +523,7 @@ fn configure(
             timeout: f.timeout.or(timeout).flatten(),
             probing,
         },
-        log_filter,
+        log_level,
         log_format: f.log_format.or(log_format).unwrap_or(Format::Text),
         command,
         warnings,
@@ -714,13 +712,29 @@ const LOG_TARGET: &str = "service_precheck::logging";
 
 const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
 
-/// PRECHECK_LOG: a level, or directives env_logger would apply to our lines, comma-separated.
-/// env_logger itself takes any word as a module name (`verbose`, `1`) and then shows nothing,
-/// not even the final error; a `/` message filter could hide it too. So only what selects our
-/// lines is accepted: `LEVEL`, or `NAME=LEVEL` where NAME is `service_precheck` or
-/// `service_precheck::logging` (env_logger matches a target by prefix).
-fn parse_log_filter(value: &str) -> Result<String, UsageError> {
-    let level = |l: &str| LOG_LEVELS.iter().any(|k| k.eq_ignore_ascii_case(l.trim()));
+/// The levels of `LOG_LEVELS`, in the same order.
+const LEVELS: [LevelFilter; 6] = [
+    LevelFilter::Off,
+    LevelFilter::Error,
+    LevelFilter::Warn,
+    LevelFilter::Info,
+    LevelFilter::Debug,
+    LevelFilter::Trace,
+];
+
+/// PRECHECK_LOG, in env_logger's syntax: a level, or directives that apply to our lines,
+/// comma-separated; the level they give our lines. env_logger itself takes any word as a
+/// module name (`verbose`, `1`) and then shows nothing, not even the final error; a `/` message
+/// filter could hide it too. So only what selects our lines is accepted: `LEVEL`, or
+/// `NAME=LEVEL` where NAME is `service_precheck` or `service_precheck::logging` (env_logger
+/// matches a target by prefix).
+fn parse_log_filter(value: &str) -> Result<LevelFilter, UsageError> {
+    let level = |l: &str| {
+        let i = LOG_LEVELS
+            .iter()
+            .position(|k| k.eq_ignore_ascii_case(l.trim()));
+        i.map(|i| LEVELS[i])
+    };
     let ours = |name: &str| {
         LOG_TARGET == name
             || (LOG_TARGET.strip_prefix(name)).is_some_and(|rest| rest.starts_with("::"))
@@ -730,26 +744,30 @@ fn parse_log_filter(value: &str) -> Result<String, UsageError> {
                         service_precheck=LEVEL, several separated by ','";
         bad("PRECHECK_LOG", value, format!("{what}; {accepted}"))
     };
-    let directives: Vec<&str> = (value.split(',').map(str::trim))
-        .filter(|d| !d.is_empty())
-        .collect();
-    if directives.is_empty() {
-        return Err(why("it is empty".to_string()));
-    }
-    for d in directives {
-        match d.split_once('=') {
-            None if level(d) => {}
-            Some((name, l)) if ours(name.trim()) && level(l) => {}
-            Some((name, _)) if !ours(name.trim()) => {
+    // As env_logger applies them: the directive with the longest name wins, a later one over
+    // an earlier one of the same name; a bare level has the shortest name.
+    let mut chosen: Option<(usize, LevelFilter)> = None;
+    for d in (value.split(',').map(str::trim)).filter(|d| !d.is_empty()) {
+        let (name, found) = match d.split_once('=') {
+            None => ("", level(d)),
+            Some((name, l)) if ours(name.trim()) => (name.trim(), level(l)),
+            Some((name, _)) => {
                 return Err(why(format!(
                     "{} selects none of this program's lines (their target is {LOG_TARGET})",
                     quoted(name.trim())
                 )));
             }
-            _ => return Err(why(format!("{} is not a level", quoted(d)))),
+        };
+        let Some(found) = found else {
+            return Err(why(format!("{} is not a level", quoted(d))));
+        };
+        if chosen.is_none_or(|(len, _)| name.len() >= len) {
+            chosen = Some((name.len(), found));
         }
     }
-    Ok(value.to_string())
+    chosen
+        .map(|(_, level)| level)
+        .ok_or_else(|| why("it is empty".to_string()))
 }
 
 /// An IP literal of the other family can never be ready under -4 or -6.
@@ -910,7 +928,7 @@ mod tests {
         assert_eq!(c.plan.probing.connect_timeout, Duration::from_secs(1));
         assert_eq!(c.plan.min_ready, 1);
         assert_eq!(c.plan.probing.family, Family::Both);
-        assert_eq!(c.log_filter, "info");
+        assert_eq!(c.log_level, LevelFilter::Info);
         assert_eq!(c.log_format, Format::Text);
         assert!(c.command.is_empty());
         assert_eq!(config(&["a", "b:1", "c"], &[]).plan.min_ready, 3);
@@ -940,14 +958,14 @@ mod tests {
         assert_eq!(c.plan.probing.connect_timeout, Duration::from_secs(2));
         assert_eq!(c.plan.min_ready, 2);
         assert_eq!(c.plan.probing.family, Family::V4);
-        assert_eq!(c.log_filter, "trace");
+        assert_eq!(c.log_level, LevelFilter::Trace);
         assert_eq!(config(&["--any", "a", "b"], &[]).plan.min_ready, 1);
         assert!(config(&["--invert", "a"], &[]).plan.probing.invert);
         assert!(!config(&["a"], &[]).plan.probing.invert);
         assert_eq!(config(&["-6", "a"], &[]).plan.probing.family, Family::V6);
-        assert_eq!(config(&["-q", "a"], &[]).log_filter, "warn");
-        assert_eq!(config(&["-qqqqq", "a"], &[]).log_filter, "off");
-        assert_eq!(config(&["-qv", "a"], &[]).log_filter, "info");
+        assert_eq!(config(&["-q", "a"], &[]).log_level, LevelFilter::Warn);
+        assert_eq!(config(&["-qqqqq", "a"], &[]).log_level, LevelFilter::Off);
+        assert_eq!(config(&["-qv", "a"], &[]).log_level, LevelFilter::Info);
         assert_eq!(config(&["-t", "0", "a"], &[]).plan.timeout, None);
         let json = config(&["--log-format", "json", "a"], &[]).log_format;
         assert_eq!(json, Format::Json);
@@ -991,7 +1009,7 @@ mod tests {
         assert_eq!(c.plan.probing.interval, Duration::from_millis(100));
         assert_eq!(c.plan.probing.connect_timeout, Duration::from_secs(3));
         assert_eq!(c.plan.min_ready, 1);
-        assert_eq!(c.log_filter, "debug");
+        assert_eq!(c.log_level, LevelFilter::Debug);
 
         let c = config(
             &[
@@ -1012,7 +1030,7 @@ mod tests {
         assert_eq!(c.plan.probing.interval, Duration::from_secs(1));
         assert_eq!(c.plan.probing.connect_timeout, Duration::from_secs(1));
         assert_eq!(c.plan.min_ready, 4);
-        assert_eq!(c.log_filter, "warn");
+        assert_eq!(c.log_level, LevelFilter::Warn);
         // Targets from the environment alone are enough.
         assert_eq!(
             config(&[], &[("PRECHECK_TARGETS", "x")]).plan.targets.len(),
@@ -1338,7 +1356,7 @@ mod tests {
             config(&["-t5s", "db"], &[]).plan.timeout,
             Some(Duration::from_secs(5))
         );
-        assert_eq!(config(&["-vv", "db"], &[]).log_filter, "trace");
+        assert_eq!(config(&["-vv", "db"], &[]).log_level, LevelFilter::Trace);
     }
 
     #[test]
@@ -1454,16 +1472,24 @@ mod tests {
 
     #[test]
     fn precheck_log_must_select_our_lines() {
-        for ok in [
-            "off",
-            "INFO",
-            "debug",
-            "warn,service_precheck=trace",
-            "service_precheck=debug",
-            "service_precheck::logging=warn",
-            " info , ",
+        use LevelFilter::*;
+        for (ok, level) in [
+            ("off", Off),
+            ("INFO", Info),
+            ("debug", Debug),
+            ("warn,service_precheck=trace", Trace),
+            ("service_precheck=trace,warn", Trace),
+            ("service_precheck=debug", Debug),
+            ("service_precheck::logging=warn", Warn),
+            (
+                "service_precheck::logging=warn,service_precheck=trace",
+                Warn,
+            ),
+            ("info,debug", Debug),
+            (" info , ", Info),
         ] {
-            assert_eq!(config(&["a"], &[("PRECHECK_LOG", ok)]).log_filter, ok);
+            let got = config(&["a"], &[("PRECHECK_LOG", ok)]).log_level;
+            assert_eq!(got, level, "{ok:?}");
         }
         let accepted = "expected a level (off, error, warn, info, debug, trace) or \
                         service_precheck=LEVEL, several separated by ','";

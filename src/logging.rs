@@ -21,7 +21,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use log::Level;
+use log::{Level, LevelFilter};
 
 use crate::json;
 
@@ -83,9 +83,7 @@ struct Setup {
 
 static SETUP: OnceLock<Setup> = OnceLock::new();
 
-/// Logs `line` at `level` with the message `msg`, if the filter lets that level through.
-/// env_logger filters; the line is made here (env_logger's own formatting would only add a
-/// buffer and a lock per line).
+/// Logs `line` at `level` with the message `msg`, if the level is let through.
 pub fn emit(level: Level, line: Line<'_>, msg: fmt::Arguments<'_>) {
     let Some(setup) = SETUP.get() else { return };
     if !log::log_enabled!(level) {
@@ -143,10 +141,9 @@ fn json_line(level: Level, line: &Line<'_>, start: Instant, msg: &str) -> String
 /// Lines waiting for the writer; beyond this, lines are dropped.
 const QUEUE_LINES: usize = 1024;
 
-/// Installs the logger. `filter` is an env_filter filter (env_logger's syntax), already checked
-/// by the cli. If the writer thread cannot be started, lines are written directly, as where
+/// Installs the logger: lines up to `level` pass. If the writer thread cannot be started, lines are written directly, as where
 /// stderr never blocks.
-pub fn init(filter: &str, format: Format, start: Instant) {
+pub fn init(level: LevelFilter, format: Format, start: Instant) {
     let direct = never_blocks(libc::STDERR_FILENO);
     if !direct {
         init_queue();
@@ -158,15 +155,9 @@ pub fn init(filter: &str, format: Format, start: Instant) {
         start,
         colour,
     });
-    let mut builder = env_filter::Builder::new();
-    // The cli parsed the same text already; a filter it refused never gets here.
-    let filter = match builder.try_parse(filter) {
-        Ok(builder) => builder.build(),
-        Err(_) => builder.build(),
-    };
-    log::set_max_level(filter.filter());
+    log::set_max_level(level);
     // Set once, for the life of the process: the logger is leaked on purpose.
-    let _ = log::set_logger(Box::leak(Box::new(Logger(filter))));
+    let _ = log::set_logger(Box::leak(Box::new(Logger(level))));
 }
 
 /// Whether writes to `fd` can never wait: /dev/null. Pipes, sockets and terminals can hold a
@@ -307,18 +298,18 @@ fn write_lines(q: &Queue) {
     }
 }
 
-/// The `log` facade's logger: env_filter decides which lines pass (PRECHECK_LOG's syntax), and
-/// lines that do not come through `emit` (a dependency's, if one ever logs) look the same and
-/// take the same way out.
-struct Logger(env_filter::Filter);
+/// The `log` facade's logger: lines up to the level (PRECHECK_LOG, -q, -v) pass, and lines
+/// that do not come through `emit` (a dependency's, if one ever logs) look the same and take
+/// the same way out.
+struct Logger(LevelFilter);
 
 impl log::Log for Logger {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        self.0.enabled(metadata)
+        metadata.level() <= self.0
     }
 
     fn log(&self, record: &log::Record<'_>) {
-        if let (true, Some(setup)) = (self.0.matches(record), SETUP.get()) {
+        if let (true, Some(setup)) = (self.enabled(record.metadata()), SETUP.get()) {
             out(text_line(record.level(), setup, *record.args()).as_bytes());
         }
     }

@@ -60,7 +60,7 @@ fn run(config: &cli::Config, deadline: Option<Deadline>, start: Instant) -> Verd
     // 2. Block SIGINT and SIGTERM before any thread exists (the log writer is the first), so
     //    every thread inherits the mask; they are read from a signalfd, never by a handler.
     let mask = signals::block();
-    logging::init(&config.log_filter, config.log_format, start);
+    logging::init(config.log_level, config.log_format, start);
     for warning in &config.warnings {
         emit(Level::Warn, Line::new("warning"), format_args!("{warning}"));
     }
