@@ -7,6 +7,7 @@
 
 mod dns;
 mod file;
+pub mod grpc;
 mod http;
 pub mod talk;
 mod tcp;
