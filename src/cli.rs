@@ -13,33 +13,18 @@ use lexopt::prelude::*;
 
 use crate::exit;
 use crate::logging::Format;
+use crate::plan::{Plan, Probing};
 use crate::quote::quoted;
-use crate::target::{MAX_MIN, Target, TargetError};
+use crate::target::{Family, MAX_MIN, Target, TargetError};
 
-/// Which address families count.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Family {
-    Both,
-    V4,
-    V6,
-}
-
-/// Everything a run needs, parsed and checked.
+/// Everything a run needs, parsed and checked: the plan for the waiting core, and what only
+/// main needs (logging, the command).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    pub targets: Vec<Target>,
-    /// `None`: wait forever.
-    pub timeout: Option<Duration>,
-    pub interval: Duration,
-    pub connect_timeout: Duration,
-    /// How many targets must be ready; from 1 to `targets.len()`.
-    pub min_ready: usize,
-    pub family: Family,
+    pub plan: Plan,
     /// An env_logger filter, already checked.
     pub log_filter: String,
     pub log_format: Format,
-    /// `--invert`: wait until the targets are definitely gone.
-    pub invert: bool,
     /// The command to exec after success, byte-exact; empty for none.
     pub command: Vec<OsString>,
 }
@@ -399,16 +384,21 @@ fn configure(
     for target in &targets {
         check_family(target, family)?;
     }
-    Ok(Config {
-        targets,
-        timeout,
+    let probing = Probing {
         interval,
         connect_timeout,
-        min_ready,
         family,
+        invert: f.invert,
+    };
+    Ok(Config {
+        plan: Plan {
+            targets,
+            min_ready,
+            timeout,
+            probing,
+        },
         log_filter,
         log_format,
-        invert: f.invert,
         command,
     })
 }
@@ -669,16 +659,16 @@ mod tests {
     #[test]
     fn defaults() {
         let c = config(&["db"], &[]);
-        assert_eq!(c.targets.len(), 1);
-        assert_eq!(c.timeout, None);
-        assert_eq!(c.interval, Duration::from_secs(1));
-        assert_eq!(c.connect_timeout, Duration::from_secs(1));
-        assert_eq!(c.min_ready, 1);
-        assert_eq!(c.family, Family::Both);
+        assert_eq!(c.plan.targets.len(), 1);
+        assert_eq!(c.plan.timeout, None);
+        assert_eq!(c.plan.probing.interval, Duration::from_secs(1));
+        assert_eq!(c.plan.probing.connect_timeout, Duration::from_secs(1));
+        assert_eq!(c.plan.min_ready, 1);
+        assert_eq!(c.plan.probing.family, Family::Both);
         assert_eq!(c.log_filter, "info");
         assert_eq!(c.log_format, Format::Text);
         assert!(c.command.is_empty());
-        assert_eq!(config(&["a", "b:1", "c"], &[]).min_ready, 3);
+        assert_eq!(config(&["a", "b:1", "c"], &[]).plan.min_ready, 3);
     }
 
     #[test]
@@ -700,20 +690,20 @@ mod tests {
             ],
             &[],
         );
-        assert_eq!(c.timeout, Some(Duration::from_secs(5400)));
-        assert_eq!(c.interval, Duration::from_millis(250));
-        assert_eq!(c.connect_timeout, Duration::from_secs(2));
-        assert_eq!(c.min_ready, 2);
-        assert_eq!(c.family, Family::V4);
+        assert_eq!(c.plan.timeout, Some(Duration::from_secs(5400)));
+        assert_eq!(c.plan.probing.interval, Duration::from_millis(250));
+        assert_eq!(c.plan.probing.connect_timeout, Duration::from_secs(2));
+        assert_eq!(c.plan.min_ready, 2);
+        assert_eq!(c.plan.probing.family, Family::V4);
         assert_eq!(c.log_filter, "trace");
-        assert_eq!(config(&["--any", "a", "b"], &[]).min_ready, 1);
-        assert!(config(&["--invert", "a"], &[]).invert);
-        assert!(!config(&["a"], &[]).invert);
-        assert_eq!(config(&["-6", "a"], &[]).family, Family::V6);
+        assert_eq!(config(&["--any", "a", "b"], &[]).plan.min_ready, 1);
+        assert!(config(&["--invert", "a"], &[]).plan.probing.invert);
+        assert!(!config(&["a"], &[]).plan.probing.invert);
+        assert_eq!(config(&["-6", "a"], &[]).plan.probing.family, Family::V6);
         assert_eq!(config(&["-q", "a"], &[]).log_filter, "warn");
         assert_eq!(config(&["-qqqqq", "a"], &[]).log_filter, "off");
         assert_eq!(config(&["-qv", "a"], &[]).log_filter, "info");
-        assert_eq!(config(&["-t", "0", "a"], &[]).timeout, None);
+        assert_eq!(config(&["-t", "0", "a"], &[]).plan.timeout, None);
         let json = config(&["--log-format", "json", "a"], &[]).log_format;
         assert_eq!(json, Format::Json);
         let env = [("PRECHECK_LOG_FORMAT", "json")];
@@ -735,7 +725,7 @@ mod tests {
             ]
         );
         let c = config(&[], &[("PRECHECK_TARGETS", "a,http://x/#status=200,204")]);
-        assert_eq!(c.targets[1].spelling, "http://x/#status=200,204");
+        assert_eq!(c.plan.targets[1].spelling, "http://x/#status=200,204");
         assert_eq!(env_words(" , "), [] as [&str; 0]);
     }
 
@@ -750,12 +740,12 @@ mod tests {
             ("PRECHECK_TARGETS", "b:1, c\n d,,"),
         ];
         let c = config(&["a"], &env);
-        let names: Vec<_> = c.targets.iter().map(|t| t.spelling.as_str()).collect();
+        let names: Vec<_> = c.plan.targets.iter().map(|t| t.spelling.as_str()).collect();
         assert_eq!(names, ["a", "b:1", "c", "d"]);
-        assert_eq!(c.timeout, Some(Duration::from_secs(30)));
-        assert_eq!(c.interval, Duration::from_millis(100));
-        assert_eq!(c.connect_timeout, Duration::from_secs(3));
-        assert_eq!(c.min_ready, 1);
+        assert_eq!(c.plan.timeout, Some(Duration::from_secs(30)));
+        assert_eq!(c.plan.probing.interval, Duration::from_millis(100));
+        assert_eq!(c.plan.probing.connect_timeout, Duration::from_secs(3));
+        assert_eq!(c.plan.min_ready, 1);
         assert_eq!(c.log_filter, "debug");
 
         let c = config(
@@ -773,21 +763,31 @@ mod tests {
             ],
             &env,
         );
-        assert_eq!(c.timeout, Some(Duration::from_secs(1)));
-        assert_eq!(c.interval, Duration::from_secs(1));
-        assert_eq!(c.connect_timeout, Duration::from_secs(1));
-        assert_eq!(c.min_ready, 4);
+        assert_eq!(c.plan.timeout, Some(Duration::from_secs(1)));
+        assert_eq!(c.plan.probing.interval, Duration::from_secs(1));
+        assert_eq!(c.plan.probing.connect_timeout, Duration::from_secs(1));
+        assert_eq!(c.plan.min_ready, 4);
         assert_eq!(c.log_filter, "warn");
         // Targets from the environment alone are enough.
-        assert_eq!(config(&[], &[("PRECHECK_TARGETS", "x")]).targets.len(), 1);
-        assert_eq!(config(&["a"], &[("PRECHECK_TIMEOUT", "0")]).timeout, None);
+        assert_eq!(
+            config(&[], &[("PRECHECK_TARGETS", "x")]).plan.targets.len(),
+            1
+        );
+        assert_eq!(
+            config(&["a"], &[("PRECHECK_TIMEOUT", "0")]).plan.timeout,
+            None
+        );
         // A flag wins even when its variable is bad.
         assert_eq!(
-            config(&["-t", "2s", "a"], &[("PRECHECK_TIMEOUT", "soon")]).timeout,
+            config(&["-t", "2s", "a"], &[("PRECHECK_TIMEOUT", "soon")])
+                .plan
+                .timeout,
             Some(Duration::from_secs(2))
         );
         assert_eq!(
-            config(&["--any", "a"], &[("PRECHECK_MIN_READY", "9")]).min_ready,
+            config(&["--any", "a"], &[("PRECHECK_MIN_READY", "9")])
+                .plan
+                .min_ready,
             1
         );
     }
@@ -795,7 +795,7 @@ mod tests {
     #[test]
     fn command_after_double_dash() {
         let c = config(&["db:5432", "--", "./server", "", "a b", "--", "-t"], &[]);
-        assert_eq!(c.targets.len(), 1);
+        assert_eq!(c.plan.targets.len(), 1);
         assert_eq!(c.command, ["./server", "", "a b", "--", "-t"]);
         assert!(usage(&["db", "--"], &[]).contains("'--' must be followed by a command"));
     }

@@ -15,9 +15,9 @@ use log::Level;
 use service_precheck::cli::{self, Action};
 use service_precheck::exit::Exit;
 use service_precheck::logging::{Line, emit};
-use service_precheck::probe::Reason;
+use service_precheck::plan::Deadline;
 use service_precheck::quote::quoted;
-use service_precheck::target::Target;
+use service_precheck::verdict::{End, Verdict};
 use service_precheck::{alloc, exec, logging, output, panic, runner, signals, sweep};
 
 /// Any allocation failure ends the process with exit 3 and a line, never with SIGABRT.
@@ -33,22 +33,34 @@ mod unwind;
 fn main() {
     panic::exit_on_panic();
     service_precheck::selftest::panic_if_asked();
-    let code = run().code();
+    let start = Instant::now();
+    // 1. Parse argv and the environment; nothing else happens on a usage error.
+    let code = match parse(start) {
+        Err(exit) => exit,
+        // 2-4. Wait, and end in one verdict; every ending is told here, once.
+        Ok((config, deadline)) => {
+            let verdict = run(&config, deadline, start);
+            verdict.log(&config.plan);
+            verdict.exit()
+        }
+    };
     logging::flush(LAST_LINES);
     // Probe threads may be stuck inside getaddrinfo, which cannot be cancelled. _exit ends the
     // process around them without running exit handlers that could race with a lookup.
     // SAFETY: _exit never returns and touches no Rust state.
-    unsafe { libc::_exit(code) }
+    unsafe { libc::_exit(code.code()) }
 }
 
-fn run() -> Exit {
-    let start = Instant::now();
-    // 1. Parse argv and the environment; nothing else happens on a usage error.
-    let (config, deadline) = match parse(start) {
-        Ok(parsed) => parsed,
-        Err(exit) => return exit,
+fn run(config: &cli::Config, deadline: Option<Deadline>, start: Instant) -> Verdict {
+    let plan = &config.plan;
+    let internal = |what: std::fmt::Arguments<'_>, reason: &dyn std::fmt::Display| {
+        let end = End::Internal {
+            target: None,
+            what: what.to_string(),
+            reason: Some(reason.to_string()),
+        };
+        Verdict::early(plan, end)
     };
-
     // 2. Block SIGINT and SIGTERM before any thread exists (the log writer is the first), so
     //    every thread inherits the mask; they are read from a signalfd, never by a handler.
     let mask = signals::block();
@@ -60,24 +72,16 @@ fn run() -> Exit {
     let signals = match signals::Signals::open() {
         Ok(signals) => signals,
         Err(e) => {
-            return internal(
-                format_args!("cannot read SIGINT and SIGTERM (signalfd): {e}"),
-                &e,
-            );
+            let msg = format_args!("cannot read SIGINT and SIGTERM (signalfd): {e}");
+            return internal(msg, &e);
         }
     };
 
     // 3. A first look at the TCP targets on IP literals from this thread (see `sweep`). When it
     //    decides the run (or a signal came), no thread is started at all; otherwise one probe
     //    thread per target still waiting, started by a starter thread while this one waits.
-    runner::announce(&config);
-    let probing = runner::Probing {
-        interval: config.interval,
-        connect_timeout: config.connect_timeout,
-        family: config.family,
-        invert: config.invert,
-    };
-    let mut first = sweep::look(&config, &probing, deadline, &signals);
+    runner::announce(plan);
+    let mut first = sweep::look(plan, deadline, &signals);
     let (tx, rx) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
     let waiter = if first.decided {
@@ -87,23 +91,31 @@ fn run() -> Exit {
         signals::Waiter::idle(signals)
     } else {
         let pending = std::mem::take(&mut first.pending);
-        match start_threads(pending, probing, signals, tx, &stop) {
+        let signal_tx = tx.clone();
+        let waiter = signals::spawn_waiter(signals, move |sig| {
+            let _ = signal_tx.send(runner::Event::Signal(sig));
+        });
+        let waiter = match waiter {
             Ok(waiter) => waiter,
-            Err(exit) => return exit,
+            Err(e) => return internal(format_args!("cannot start the signal thread: {e}"), &e),
+        };
+        if let Err(e) = runner::start(pending, plan.probing, tx, stop.clone()) {
+            return internal(format_args!("cannot start a thread: {e}"), &e);
         }
+        waiter
     };
 
-    // 4. Wait; then exit, or become the command.
-    let exit = runner::wait(&config, first.events(), &rx, start, deadline);
+    // 4. Wait; then end, or become the command.
+    let verdict = runner::wait(plan, first.events(), &rx, start, deadline);
     stop.store(true, Ordering::Relaxed);
-    if exit != Exit::Ready || config.command.is_empty() {
-        return exit;
+    if !matches!(verdict.end, End::Ready) || config.command.is_empty() {
+        return verdict;
     }
-    become_command(&config.command, waiter, &rx, &mask)
+    become_command(verdict, &config.command, waiter, &rx, &mask)
 }
 
 /// The configuration and the deadline, or the exit of a usage error (or of --help, --version).
-fn parse(start: Instant) -> Result<(cli::Config, Option<Instant>), Exit> {
+fn parse(start: Instant) -> Result<(cli::Config, Option<Deadline>), Exit> {
     let args = std::env::args_os().skip(1).collect();
     let config = match cli::parse_args(args, &|name| std::env::var_os(name)) {
         Ok(Action::Run(config)) => config,
@@ -114,48 +126,28 @@ fn parse(start: Instant) -> Result<(cli::Config, Option<Instant>), Exit> {
             return Err(Exit::Usage);
         }
     };
-    let deadline = match config.timeout {
-        None => None,
-        Some(t) => match start.checked_add(t) {
-            Some(deadline) => Some(deadline),
-            // cli checked this against the clock already; only a clock near its end gets here.
-            None => {
-                output::usage_error(&format!(
-                    "the deadline {} is beyond what the clock can represent",
-                    humantime::format_duration(t)
-                ));
-                return Err(Exit::Usage);
-            }
-        },
-    };
-    Ok((config, deadline))
-}
-
-/// The signal thread, then the starter of one probe thread per pending target.
-fn start_threads(
-    pending: Vec<(usize, Target, Option<Reason>)>,
-    probing: runner::Probing,
-    signals: signals::Signals,
-    tx: mpsc::Sender<runner::Event>,
-    stop: &Arc<AtomicBool>,
-) -> Result<signals::Waiter, Exit> {
-    let signal_tx = tx.clone();
-    let waiter = signals::spawn_waiter(signals, move |sig| {
-        let _ = signal_tx.send(runner::Event::Signal(sig));
-    })
-    .map_err(|e| internal(format_args!("cannot start the signal thread: {e}"), &e))?;
-    runner::start(pending, probing, tx, stop.clone())
-        .map_err(|e| internal(format_args!("cannot start a thread: {e}"), &e))?;
-    Ok(waiter)
+    match config.plan.deadline(start) {
+        Ok(deadline) => Ok((config, deadline)),
+        // cli checked this against the clock already; only a clock near its end gets here.
+        Err(t) => {
+            output::usage_error(&format!(
+                "the deadline {} is beyond what the clock can represent",
+                humantime::format_duration(t)
+            ));
+            Err(Exit::Usage)
+        }
+    }
 }
 
 /// Execs COMMAND, unless a SIGTERM or SIGINT came first: then the command is not started.
+/// Returns only when the command did not run.
 fn become_command(
+    mut verdict: Verdict,
     command: &[OsString],
     waiter: signals::Waiter,
     rx: &mpsc::Receiver<runner::Event>,
     mask: &signals::OriginalMask,
-) -> Exit {
+) -> Verdict {
     let pending = waiter.stop();
     let taken = rx.try_iter().find_map(|event| match event {
         runner::Event::Signal(sig) => Some(sig),
@@ -163,10 +155,8 @@ fn become_command(
     });
     let name = quoted(&command[0].to_string_lossy()).to_string();
     if let Some(sig) = taken.or(pending) {
-        let signal = signals::name(sig);
-        let msg = format_args!("interrupted by {signal} before running {name}");
-        emit(Level::Error, Line::new("interrupted").reason(&signal), msg);
-        return Exit::Signal(sig);
+        verdict.end = End::SignalBeforeCommand(sig, name);
+        return verdict;
     }
     emit(
         Level::Info,
@@ -174,17 +164,6 @@ fn become_command(
         format_args!("running {name}"),
     );
     logging::flush(LAST_LINES);
-    let e = exec::exec(command, mask);
-    emit(
-        Level::Error,
-        Line::new("error").reason(&e),
-        format_args!("{e}"),
-    );
-    e.exit()
-}
-
-/// Logs an internal error (`msg`, with `reason` for JSON) and gives exit 3.
-fn internal(msg: std::fmt::Arguments<'_>, reason: &dyn std::fmt::Display) -> Exit {
-    emit(Level::Error, Line::new("error").reason(reason), msg);
-    Exit::Internal
+    verdict.end = End::NotRun(exec::exec(command, mask));
+    verdict
 }

@@ -18,18 +18,14 @@ use std::time::{Duration, Instant};
 
 use log::Level;
 
-use crate::cli::{Config, Family};
-use crate::exit::Exit;
 use crate::logging::{Line, Secs, emit};
+use crate::plan::{Deadline, Plan, Probing, in_time};
 use crate::probe::{Outcome, Probe, Reason};
-use crate::signals;
-use crate::target::{Host, Kind, Target};
+use crate::target::Target;
+use crate::verdict::{End, PENDING_LINES, Verdict, Words};
 
 /// The nice value of probe threads (see `probe_loop`).
 const PROBE_NICE: libc::c_int = 10;
-
-/// At the start, the deadline or a signal, this many targets are named; the rest are counted.
-const PENDING_LINES: usize = 20;
 
 /// While a reason stays the same, it is logged again this often.
 const REPEAT: Duration = Duration::from_secs(10);
@@ -67,16 +63,6 @@ pub enum Event {
     Signal(libc::c_int),
 }
 
-/// How every probe thread attempts.
-#[derive(Clone, Copy, Debug)]
-pub struct Probing {
-    pub interval: Duration,
-    pub connect_timeout: Duration,
-    pub family: Family,
-    /// `--invert`: a target counts when it is definitely gone.
-    pub invert: bool,
-}
-
 /// Starts the starter thread, which starts one probe thread for each of `pending` (the index
 /// of the target, the target, and the reason the first look gave, if it tried) and stops early
 /// when `stop` is set (the main thread has decided) or a thread cannot be started. Probe
@@ -90,15 +76,8 @@ pub fn start(
     tx: Sender<Event>,
     stop: Arc<AtomicBool>,
 ) -> io::Result<()> {
-    let (literal, named): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(_, t, _)| {
-        matches!(
-            t.kind,
-            Kind::Tcp {
-                host: Host::Ip(_),
-                ..
-            }
-        )
-    });
+    let (literal, named): (Vec<_>, Vec<_>) =
+        (pending.into_iter()).partition(|(_, t, _)| t.literal().is_some());
     thread::Builder::new()
         .stack_size(64 * 1024)
         .spawn(move || {
@@ -240,93 +219,96 @@ fn probe_loop(
     }
 }
 
-/// Waits for `config.min_ready` targets under the deadline, logging each event: first the
-/// events of the first look (see `sweep`), then those from the threads. `deadline` is `None`
-/// for no deadline.
+/// Waits for `plan.min_ready` targets under the deadline, logging each event: first the events
+/// of the first look (see `sweep`), then those from the threads. Ends in the verdict.
 pub fn wait(
-    config: &Config,
+    plan: &Plan,
     first: (Option<libc::c_int>, impl Iterator<Item = Event>),
     rx: &Receiver<Event>,
     start: Instant,
-    deadline: Option<Instant>,
-) -> Exit {
+    deadline: Option<Deadline>,
+) -> Verdict {
     let mut state = State {
-        config,
+        plan,
         start,
         deadline,
-        last: vec![None; config.targets.len()],
-        ready: vec![false; config.targets.len()],
+        verdict: Verdict::early(plan, End::Deadline),
         ready_count: 0,
         hold: false,
     };
-    // A signal during the first look decides the run; the targets the look found ready are
-    // still told first, so the interrupted line names only those that were not.
-    let (signal, ready) = first;
-    state.hold = signal.is_some();
-    for event in ready {
-        if let Some(exit) = state.handle(event) {
-            return exit;
-        }
-    }
-    if let Some(sig) = signal {
-        return state.interrupted(sig);
-    }
-    loop {
-        let event = match deadline {
-            Some(deadline) => rx.recv_timeout(deadline.saturating_duration_since(Instant::now())),
-            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-        };
-        match event {
-            Ok(event) => {
-                if let Some(exit) = state.handle(event) {
-                    return exit;
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                // Events that were queued when the deadline passed still count if they happened
-                // in time (a main thread held up must not lose a ready target).
-                while let Ok(event) = rx.try_recv() {
-                    if let Some(exit) = state.handle(event) {
-                        return exit;
-                    }
-                }
-                return state.deadline_passed();
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                // The signal thread holds a sender for ever, and without threads the first events
-                // decided; so this cannot happen short of a bug.
-                let msg = "every probe thread has stopped without an answer";
-                emit(Level::Error, Line::new("error"), format_args!("{msg}"));
-                return Exit::Internal;
-            }
-        }
-    }
-}
-
-/// The words of the log lines, which `--invert` turns around.
-struct Words {
-    ready: &'static str,
-    not: &'static str,
-    not_event: &'static str,
+    let end = state.run(first, rx);
+    state.verdict.end = end;
+    state.verdict
 }
 
 /// What the main thread knows while it waits.
 struct State<'a> {
-    config: &'a Config,
+    plan: &'a Plan,
     start: Instant,
-    deadline: Option<Instant>,
-    /// Boxed: most targets never have one, and a thousand of them should not cost 88 KB.
-    last: Vec<Option<Box<Reason>>>,
-    ready: Vec<bool>,
+    deadline: Option<Deadline>,
+    /// Every target's state so far; its `end` is set when the wait ends.
+    verdict: Verdict,
+    /// How many of `verdict.ready` are true.
     ready_count: usize,
     /// A signal decides the run whatever is ready: reaching the quorum does not.
     hold: bool,
 }
 
 impl State<'_> {
-    /// Logs one event; returns the exit when it decides the run.
-    fn handle(&mut self, event: Event) -> Option<Exit> {
-        let targets = &self.config.targets;
+    fn run(
+        &mut self,
+        first: (Option<libc::c_int>, impl Iterator<Item = Event>),
+        rx: &Receiver<Event>,
+    ) -> End {
+        // A signal during the first look decides the run; the targets the look found ready are
+        // still told first, so the interrupted line names only those that were not.
+        let (signal, ready) = first;
+        self.hold = signal.is_some();
+        for event in ready {
+            if let Some(end) = self.handle(event) {
+                return end;
+            }
+        }
+        if let Some(sig) = signal {
+            return End::Signal(sig);
+        }
+        loop {
+            let event = match self.deadline {
+                Some(d) => rx.recv_timeout(d.at.saturating_duration_since(Instant::now())),
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match event {
+                Ok(event) => {
+                    if let Some(end) = self.handle(event) {
+                        return end;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    // Events that were queued when the deadline passed still count if they
+                    // happened in time (a main thread held up must not lose a ready target).
+                    while let Ok(event) = rx.try_recv() {
+                        if let Some(end) = self.handle(event) {
+                            return end;
+                        }
+                    }
+                    return End::Deadline;
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    // The signal thread holds a sender for ever, and without threads the first
+                    // events decided; so this cannot happen short of a bug.
+                    return End::Internal {
+                        target: None,
+                        what: "every probe thread has stopped without an answer".to_string(),
+                        reason: None,
+                    };
+                }
+            }
+        }
+    }
+
+    /// Logs one event; returns the end when it decides the run.
+    fn handle(&mut self, event: Event) -> Option<End> {
+        let targets = &self.plan.targets;
         match event {
             Event::Ready {
                 index,
@@ -337,8 +319,8 @@ impl State<'_> {
             } => {
                 let t = &targets[index].spelling;
                 let after = Secs(at - self.start);
-                let word = self.words().ready;
-                if self.deadline.is_some_and(|d| at > d) {
+                let word = Words::of(self.plan).ready;
+                if !in_time(self.deadline, at) {
                     let event = if gone.is_some() {
                         "gone_late"
                     } else {
@@ -371,145 +353,63 @@ impl State<'_> {
                         emit(Level::Info, line, msg);
                     }
                 }
-                if !self.ready[index] {
-                    self.ready[index] = true;
+                if !self.verdict.ready[index] {
+                    self.verdict.ready[index] = true;
                     self.ready_count += 1;
                 }
-                if self.ready_count >= self.config.min_ready && !self.hold {
-                    let (n, of) = (self.ready_count, targets.len());
-                    let msg = format_args!("{word}: {n} of {of} targets");
-                    emit(Level::Info, Line::new("success"), msg);
-                    return Some(Exit::Ready);
+                if self.ready_count < self.plan.min_ready || self.hold {
+                    return None;
                 }
-                None
+                let (n, of) = (self.ready_count, targets.len());
+                let msg = format_args!("{word}: {n} of {of} targets");
+                emit(Level::Info, Line::new("success"), msg);
+                Some(End::Ready)
             }
             Event::NotReady { index, reason } => {
                 let t = &targets[index].spelling;
-                let (event, not) = (self.words().not_event, self.words().not);
-                let line = Line::new(event).target(t).reason(&reason);
-                emit(Level::Info, line, format_args!("{t}: {not}: {reason}"));
-                self.last[index] = Some(Box::new(reason));
+                let words = Words::of(self.plan);
+                let line = Line::new(words.not_event).target(t).reason(&reason);
+                emit(
+                    Level::Info,
+                    line,
+                    format_args!("{t}: {}: {reason}", words.not),
+                );
+                self.verdict.last[index] = Some(Box::new(reason));
                 None
             }
-            Event::Fatal { index, message } => {
-                let t = &targets[index].spelling;
-                let line = Line::new("error").target(t).reason(&message);
-                emit(Level::Error, line, format_args!("{t}: {message}"));
-                Some(Exit::Internal)
-            }
-            Event::NoThread { index, error } => {
-                let t = &targets[index].spelling;
-                let line = Line::new("error").target(t).reason(&error);
-                emit(
-                    Level::Error,
-                    line,
-                    format_args!("{t}: cannot start a thread: {error}"),
-                );
-                Some(Exit::Internal)
-            }
-            Event::Signal(sig) => Some(self.interrupted(sig)),
+            Event::Fatal { index, message } => Some(End::Internal {
+                target: Some(index),
+                what: message.clone(),
+                reason: Some(message),
+            }),
+            Event::NoThread { index, error } => Some(End::Internal {
+                target: Some(index),
+                what: format!("cannot start a thread: {error}"),
+                reason: Some(error.to_string()),
+            }),
+            Event::Signal(sig) => Some(End::Signal(sig)),
         }
-    }
-
-    /// Logs the interruption with what was still pending, and gives its exit.
-    fn interrupted(&self, sig: libc::c_int) -> Exit {
-        let mut pending: Vec<String> = self
-            .pending()
-            .take(PENDING_LINES)
-            .map(|(t, r)| format!("{t} ({r})"))
-            .collect();
-        let more = self.pending_count().saturating_sub(PENDING_LINES);
-        if more > 0 {
-            pending.push(format!("and {more} more"));
-        }
-        let name = signals::name(sig);
-        let line = Line::new("interrupted").reason(&name);
-        if pending.is_empty() {
-            // Every target was ready (the first look saw them with the signal).
-            emit(Level::Error, line, format_args!("interrupted by {name}"));
-        } else {
-            let msg = format_args!(
-                "interrupted by {name}, still waiting for: {}",
-                pending.join(", ")
-            );
-            emit(Level::Error, line, msg);
-        }
-        Exit::Signal(sig)
-    }
-
-    fn deadline_passed(&self) -> Exit {
-        let words = self.words();
-        let not = words.not;
-        for (target, reason) in self.pending().take(PENDING_LINES) {
-            let t = &target.spelling;
-            let line = Line::new("deadline").target(t).reason(&reason);
-            let msg = format_args!("{t}: {not} at the deadline: {reason}");
-            emit(Level::Error, line, msg);
-        }
-        let more = self.pending_count().saturating_sub(PENDING_LINES);
-        if more > 0 {
-            let msg = format_args!("and {more} more targets {not} at the deadline");
-            emit(Level::Error, Line::new("deadline"), msg);
-        }
-        // A timeout only happens with a deadline, so config.timeout is set.
-        let timeout = humantime::format_duration(self.config.timeout.unwrap_or_default());
-        let (n, of) = (self.ready_count, self.config.targets.len());
-        let (need, word) = (self.config.min_ready, words.ready);
-        let msg =
-            format_args!("deadline of {timeout} passed: {n} of {of} targets {word}, {need} needed");
-        emit(Level::Error, Line::new("deadline"), msg);
-        Exit::Deadline
-    }
-
-    /// What counts is called "ready", or "gone" under `--invert`.
-    fn words(&self) -> Words {
-        if self.config.invert {
-            Words {
-                ready: "gone",
-                not: "not gone",
-                not_event: "not_gone",
-            }
-        } else {
-            Words {
-                ready: "ready",
-                not: "not ready",
-                not_event: "not_ready",
-            }
-        }
-    }
-
-    fn pending_count(&self) -> usize {
-        self.config.targets.len() - self.ready_count
-    }
-
-    /// The targets not yet ready, with the last reason each gave.
-    fn pending(&self) -> impl Iterator<Item = (&Target, Reason)> + '_ {
-        (self.config.targets.iter())
-            .zip(&self.ready)
-            .zip(&self.last)
-            .filter(|((_, ready), _)| !**ready)
-            .map(|((t, _), r)| (t, r.as_deref().cloned().unwrap_or(Reason::NoAnswerYet)))
     }
 }
 
 /// The start line: targets, quorum and deadline.
-pub fn announce(config: &Config) {
-    let n = config.targets.len();
-    let word = if config.invert { "gone" } else { "ready" };
-    let quorum = if config.min_ready == n {
+pub fn announce(plan: &Plan) {
+    let n = plan.targets.len();
+    let word = Words::of(plan).ready;
+    let quorum = if plan.min_ready == n {
         if n == 1 {
             format!("it must be {word}")
         } else {
             format!("all must be {word}")
         }
     } else {
-        format!("{} of {n} must be {word}", config.min_ready)
+        format!("{} of {n} must be {word}", plan.min_ready)
     };
-    let deadline = match config.timeout {
+    let deadline = match plan.timeout {
         Some(t) => format!("deadline {}", humantime::format_duration(t)),
         None => "no deadline".to_string(),
     };
-    let mut names: Vec<&str> = (config.targets.iter())
+    let mut names: Vec<&str> = (plan.targets.iter())
         .take(PENDING_LINES)
         .map(|t| t.spelling.as_str())
         .collect();

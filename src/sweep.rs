@@ -10,11 +10,12 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::cli::Config;
+use crate::plan::{Deadline, Plan, in_time};
+use crate::probe::talk::AddrError;
 use crate::probe::{self, Reason};
-use crate::runner::{Event, Probing};
+use crate::runner::Event;
 use crate::signals::Signals;
-use crate::target::{Host, Kind, Target};
+use crate::target::Target;
 
 /// How long the first look may take at most; a target it leaves undecided gets a thread.
 const SWEEP: Duration = Duration::from_millis(50);
@@ -34,37 +35,26 @@ pub struct First {
 
 /// Looks at every TCP target on an IP literal at once, then takes a signal that came meanwhile.
 /// Under `--invert` nothing is tried: a target that is up is a reason to wait, not a shortcut.
-pub fn look(
-    config: &Config,
-    probing: &Probing,
-    deadline: Option<Instant>,
-    signals: &Signals,
-) -> First {
-    let literal = |t: &Target| match t.kind {
-        Kind::Tcp {
-            host: Host::Ip(ip),
-            port,
-            ..
-        } if !probing.invert => Some(SocketAddr::new(ip, port)),
-        _ => None,
-    };
+pub fn look(plan: &Plan, deadline: Option<Deadline>, signals: &Signals) -> First {
+    let invert = plan.probing.invert;
+    let literal = |t: &Target| t.literal().filter(|_| !invert);
     // Sized at once: a vector grown by doubling costs an mmap and an munmap per step in musl.
-    let mut addrs = Vec::with_capacity(config.targets.len());
-    addrs.extend(config.targets.iter().filter_map(literal));
+    let mut addrs = Vec::with_capacity(plan.targets.len());
+    addrs.extend(plan.targets.iter().filter_map(literal));
     let mut results = Vec::new();
     if !addrs.is_empty() {
-        let mut budget = SWEEP.min(probing.connect_timeout);
+        let mut budget = SWEEP.min(plan.probing.connect_timeout);
         if let Some(deadline) = deadline {
-            budget = budget.min(deadline.saturating_duration_since(Instant::now()));
+            budget = budget.min(deadline.at.saturating_duration_since(Instant::now()));
         }
-        results = probe::connect_many(&addrs, budget, config.min_ready, Some(signals.fd()));
+        results = probe::connect_many(&addrs, budget, plan.min_ready, Some(signals.fd()));
     }
     let signal = signals.take();
     let mut ready = Vec::with_capacity(addrs.len());
     let mut counted = 0;
     let mut pending = Vec::new();
     let mut results = results.into_iter();
-    for (index, target) in config.targets.iter().enumerate() {
+    for (index, target) in plan.targets.iter().enumerate() {
         let Some(addr) = literal(target) else {
             pending.push((index, target.clone(), None));
             continue;
@@ -73,17 +63,16 @@ pub fn look(
         let first = match results.next().flatten() {
             None => None,
             Some((Ok(()), at)) => {
-                // As runner::wait counts: a target ready after the deadline does not count.
-                counted += usize::from(deadline.is_none_or(|d| at <= d));
+                counted += usize::from(in_time(deadline, at));
                 ready.push((index, addr, at));
                 continue;
             }
-            Some((Err(e), _)) => Some(Reason::Connect(addr, e)),
+            Some((Err(e), _)) => Some(Reason::Address(addr, AddrError::Connect(e))),
         };
         pending.push((index, target.clone(), first));
     }
     First {
-        decided: signal.is_some() || counted >= config.min_ready,
+        decided: signal.is_some() || counted >= plan.min_ready,
         signal,
         ready,
         pending,

@@ -9,9 +9,13 @@
 //! URL is printable ASCII (anything else is %-encoded), a file:// or unix:// path printable ASCII.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
+use std::sync::Arc;
 
+use crate::probe::http::{Http, Statuses};
+use crate::probe::talk::Talk;
+use crate::probe::{self, Service};
 use crate::quote::quoted;
 
 /// The most addresses musl's getaddrinfo returns for one lookup (MAXADDRS in musl's lookup.h).
@@ -30,72 +34,43 @@ pub struct Target {
 }
 
 /// What is checked, and what makes it ready. `min` is how many distinct addresses must resolve
-/// (DNS) or accept a connection (TCP).
+/// (DNS) or accept a connection and, with a dialect, answer ready (every other kind with a port).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Kind {
     Dns {
         host: Host,
         min: usize,
     },
-    Tcp {
+    /// A TCP port: ready when it accepts, or with a dialect, when the conversation after the
+    /// connect says so (http://, postgres://, ...).
+    Port {
         host: Host,
         port: u16,
         min: usize,
+        talk: Option<Talk>,
     },
-    Http(Http),
     /// Ready when the absolute path exists.
     File(String),
     /// Ready when a stream socket at the absolute path accepts.
     Unix(String),
 }
 
-/// An http:// target: ready when a GET answers with a status in `statuses`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Http {
-    pub host: Host,
-    pub port: u16,
-    /// The request, built once: `GET` with the path and query exactly as written (`/` when
-    /// there is no path), the Host header (HOST as written, with `:PORT` unless the port is 80),
-    /// User-Agent, Accept and `Connection: close`.
-    pub request: String,
-    pub statuses: Statuses,
+/// Which address families count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Both,
+    V4,
+    V6,
 }
 
-/// The statuses that count as ready: inclusive ranges. The default is 200-399, as a Kubernetes
-/// httpGet probe counts success.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Statuses {
-    ranges: Vec<(u16, u16)>,
-    /// Whether the user gave them (`#status=`): reasons then name the set.
-    pub given: bool,
-}
-
-impl Statuses {
-    pub fn default_set() -> Statuses {
-        Statuses {
-            ranges: vec![(200, 399)],
-            given: false,
+impl Family {
+    /// The families to look up, in order, with their `AF_*` constants.
+    pub fn each(self) -> &'static [(Family, i32)] {
+        match self {
+            Family::V4 => &[(Family::V4, libc::AF_INET)],
+            Family::V6 => &[(Family::V6, libc::AF_INET6)],
+            Family::Both => &[(Family::V4, libc::AF_INET), (Family::V6, libc::AF_INET6)],
         }
-    }
-
-    pub fn contains(&self, code: u16) -> bool {
-        self.ranges
-            .iter()
-            .any(|&(lo, hi)| (lo..=hi).contains(&code))
-    }
-}
-
-impl fmt::Display for Statuses {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, &(lo, hi)) in self.ranges.iter().enumerate() {
-            let sep = if i == 0 { "" } else { "," };
-            if lo == hi {
-                write!(f, "{sep}{lo}")?;
-            } else {
-                write!(f, "{sep}{lo}-{hi}")?;
-            }
-        }
-        Ok(())
     }
 }
 
@@ -103,9 +78,22 @@ impl Target {
     /// The host to resolve or connect to, for the kinds that have one.
     pub fn host(&self) -> Option<&Host> {
         match &self.kind {
-            Kind::Dns { host, .. } | Kind::Tcp { host, .. } => Some(host),
-            Kind::Http(http) => Some(&http.host),
+            Kind::Dns { host, .. } | Kind::Port { host, .. } => Some(host),
             Kind::File(_) | Kind::Unix(_) => None,
+        }
+    }
+
+    /// A plain TCP target on an IP literal: its address, which needs no resolver and no
+    /// conversation (the first look connects to these from the main thread).
+    pub fn literal(&self) -> Option<SocketAddr> {
+        match &self.kind {
+            Kind::Port {
+                host: Host::Ip(ip),
+                port,
+                talk: None,
+                ..
+            } => Some(SocketAddr::new(*ip, *port)),
+            _ => None,
         }
     }
 }
@@ -134,7 +122,7 @@ enum TargetErrorKind {
     LabelTooLong(String),
     LabelHyphen(String),
     NameTooLong(usize),
-    MissingPort,
+    MissingPort(&'static str),
     BadPort(String),
     DnsWithPort,
     BadBracket,
@@ -153,6 +141,10 @@ enum TargetErrorKind {
     BadStatus(String),
     ReversedStatus(String),
     MinOnHttp,
+    Password,
+    EmptyUser,
+    NoUser(&'static str),
+    NoPath(&'static str),
 }
 
 impl fmt::Display for TargetError {
@@ -162,11 +154,24 @@ impl fmt::Display for TargetError {
         match &self.kind {
             Empty => write!(f, "it is empty"),
             EmptyHost => write!(f, "the host is empty"),
-            UnknownScheme(s) => write!(
-                f,
-                "unknown scheme {}, expected dns://, tcp://, http://, file:// or unix://",
-                quoted(&format!("{s}://"))
-            ),
+            UnknownScheme(s) => {
+                write!(
+                    f,
+                    "unknown scheme {}, expected ",
+                    quoted(&format!("{s}://"))
+                )?;
+                let services = probe::SERVICES.iter().map(|s| s.scheme);
+                let all: Vec<&str> = SCHEMES.into_iter().chain(services).collect();
+                for (i, scheme) in all.iter().enumerate() {
+                    let sep = match i {
+                        0 => "",
+                        i if i + 1 == all.len() => " or ",
+                        _ => ", ",
+                    };
+                    write!(f, "{sep}{scheme}://")?;
+                }
+                Ok(())
+            }
             BadChar(c) => write!(
                 f,
                 "{} is not allowed in a host name (letters, digits, '-', '_' and '.' are)",
@@ -176,7 +181,7 @@ impl fmt::Display for TargetError {
             LabelTooLong(l) => write!(f, "label {} is longer than 63 bytes", quoted(l)),
             LabelHyphen(l) => write!(f, "label {} starts or ends with '-'", quoted(l)),
             NameTooLong(n) => write!(f, "the name is {n} bytes long, more than 253"),
-            MissingPort => write!(f, "tcp:// needs HOST:PORT"),
+            MissingPort(scheme) => write!(f, "{scheme}:// needs HOST:PORT"),
             BadPort(p) => write!(f, "port {} is not a number from 1 to 65535", quoted(p)),
             DnsWithPort => write!(f, "a dns:// target takes no port"),
             BadBracket => write!(f, "expected [IPV6]:PORT with an IPv6 address in brackets"),
@@ -246,6 +251,15 @@ impl fmt::Display for TargetError {
                 "min=N is not offered for http:// targets: one address answering is enough, \
                  and the URL's query goes to the server as written"
             ),
+            Password => write!(
+                f,
+                "a password does not belong in a target: every process on the node can read \
+                 the command line, and the check needs none (the server's answer to a login \
+                 without one is enough)"
+            ),
+            EmptyUser => write!(f, "the user name before '@' is empty"),
+            NoUser(scheme) => write!(f, "{scheme}:// takes no user name"),
+            NoPath(scheme) => write!(f, "{scheme}:// takes no path"),
         }
     }
 }
@@ -256,83 +270,126 @@ impl FromStr for Target {
     type Err = TargetError;
 
     fn from_str(spelling: &str) -> Result<Target, TargetError> {
-        let err = |kind| TargetError {
-            target: spelling.to_string(),
-            kind,
-        };
-        if spelling.is_empty() {
-            return Err(err(TargetErrorKind::Empty));
-        }
-        if let Some((scheme, rest)) = spelling.split_once("://") {
-            let kind = match scheme.to_ascii_lowercase().as_str() {
-                "http" => Some(parse_http(rest)),
-                "https" => Some(Err(TargetErrorKind::Https)),
-                "file" => Some(parse_path(rest, "file").map(Kind::File)),
-                "unix" => Some(parse_path(rest, "unix").and_then(|path| match path.len() {
-                    n if n > MAX_UNIX_PATH => Err(TargetErrorKind::UnixPathTooLong(n)),
-                    _ => Ok(Kind::Unix(path)),
-                })),
-                _ => None,
-            };
-            if let Some(kind) = kind {
-                return Ok(Target {
-                    spelling: spelling.to_string(),
-                    kind: kind.map_err(err)?,
-                });
-            }
-        }
-        let (rest, query) = match spelling.split_once('?') {
-            Some((rest, query)) => (rest, Some(query)),
-            None => (spelling, None),
-        };
-        let min = match query {
-            Some(query) => parse_query(query).map_err(err)?,
-            None => 1,
-        };
-        let (scheme, rest) = match rest.split_once("://") {
-            Some((scheme, rest)) => (Some(scheme.to_ascii_lowercase()), rest),
-            None => (None, rest),
-        };
-        let (host, port): (Host, Option<u16>) = match scheme.as_deref() {
-            Some("dns") => {
-                if let Ok(ip) = rest.parse::<IpAddr>() {
-                    return Err(err(TargetErrorKind::BareLiteral(ip)));
-                }
-                if rest.contains(':') || rest.starts_with('[') {
-                    return Err(err(TargetErrorKind::DnsWithPort));
-                }
-                (parse_host(rest).map_err(err)?, None)
-            }
-            Some("tcp") => {
-                let (host, port) = split_host_port(rest).map_err(err)?;
-                (host, Some(port))
-            }
-            Some(other) => return Err(err(TargetErrorKind::UnknownScheme(other.to_string()))),
-            None => {
-                // An IP literal as a DNS target would be "ready" without checking anything, and
-                // `::1:5432` reads like a port check: refuse it, saying how to write one.
-                if let Ok(ip) = rest.parse::<IpAddr>() {
-                    return Err(err(TargetErrorKind::BareLiteral(ip)));
-                }
-                if rest.contains(':') {
-                    let (host, port) = split_host_port(rest).map_err(err)?;
-                    (host, Some(port))
-                } else {
-                    (parse_host(rest).map_err(err)?, None)
-                }
-            }
-        };
-        if min > 1 && matches!(host, Host::Ip(_)) {
-            return Err(err(TargetErrorKind::MinOnLiteral(min)));
-        }
-        let kind = match port {
-            Some(port) => Kind::Tcp { host, port, min },
-            None => Kind::Dns { host, min },
+        let kind = match spelling.split_once("://") {
+            _ if spelling.is_empty() => Err(TargetErrorKind::Empty),
+            Some((scheme, rest)) => read_scheme(scheme, rest),
+            None => read_bare(spelling),
         };
         Ok(Target {
             spelling: spelling.to_string(),
-            kind,
+            kind: kind.map_err(|kind| TargetError {
+                target: spelling.to_string(),
+                kind,
+            })?,
         })
+    }
+}
+
+/// The schemes with a grammar of their own; the protocols spoken after a connect come from
+/// `probe::SERVICES`.
+const SCHEMES: [&str; 5] = ["dns", "tcp", "http", "file", "unix"];
+
+/// What follows `SCHEME://`, read by the scheme's grammar.
+fn read_scheme(scheme: &str, rest: &str) -> Result<Kind, TargetErrorKind> {
+    match scheme.to_ascii_lowercase().as_str() {
+        "dns" => {
+            let (rest, min) = split_min(rest)?;
+            if let Ok(ip) = rest.parse::<IpAddr>() {
+                return Err(TargetErrorKind::BareLiteral(ip));
+            }
+            if rest.contains(':') || rest.starts_with('[') {
+                return Err(TargetErrorKind::DnsWithPort);
+            }
+            dns(parse_host(rest)?, min)
+        }
+        "tcp" => {
+            let (rest, min) = split_min(rest)?;
+            let (host, port) = split_host_port(rest)?;
+            tcp(host, port, min, None)
+        }
+        "http" => {
+            let (host, port, http) = read_http(rest)?;
+            tcp(host, port, 1, Some(Talk::new(Arc::new(http))))
+        }
+        "https" => Err(TargetErrorKind::Https),
+        "file" => parse_path(rest, "file").map(Kind::File),
+        "unix" => match parse_path(rest, "unix")? {
+            path if path.len() > MAX_UNIX_PATH => Err(TargetErrorKind::UnixPathTooLong(path.len())),
+            path => Ok(Kind::Unix(path)),
+        },
+        lower => match probe::SERVICES.iter().find(|s| s.scheme == lower) {
+            Some(service) => read_service(rest, service),
+            None => Err(TargetErrorKind::UnknownScheme(scheme.to_ascii_lowercase())),
+        },
+    }
+}
+
+/// A target without a scheme: `NAME` or `HOST:PORT`, with `?min=N`.
+fn read_bare(spelling: &str) -> Result<Kind, TargetErrorKind> {
+    let (rest, min) = split_min(spelling)?;
+    // An IP literal as a DNS target would be "ready" without checking anything, and
+    // `::1:5432` reads like a port check: refuse it, saying how to write one.
+    if let Ok(ip) = rest.parse::<IpAddr>() {
+        return Err(TargetErrorKind::BareLiteral(ip));
+    }
+    if rest.contains(':') {
+        let (host, port) = split_host_port(rest)?;
+        tcp(host, port, min, None)
+    } else {
+        dns(parse_host(rest)?, min)
+    }
+}
+
+/// `[USER@]HOST[:PORT][/PATH][?min=N]` for a protocol spoken after the connect.
+fn read_service(rest: &str, service: &Service) -> Result<Kind, TargetErrorKind> {
+    let (rest, min) = split_min(rest)?;
+    if let Some(c) = rest.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(TargetErrorKind::UrlChar(c));
+    }
+    let (authority, path) = match rest.split_once('/') {
+        Some((authority, path)) => (authority, Some(path).filter(|p| !p.is_empty())),
+        None => (rest, None),
+    };
+    let scheme = service.scheme;
+    let (user, authority) = match authority.rsplit_once('@') {
+        Some((user, _)) if user.contains(':') => return Err(TargetErrorKind::Password),
+        Some(_) if !service.user => return Err(TargetErrorKind::NoUser(scheme)),
+        Some(("", _)) => return Err(TargetErrorKind::EmptyUser),
+        Some((user, authority)) => (Some(user), authority),
+        None => (None, authority),
+    };
+    if path.is_some() && !service.path {
+        return Err(TargetErrorKind::NoPath(scheme));
+    }
+    let (host, port, _) = host_port(authority, service.port, scheme)?;
+    let talk = Talk::new((service.dialect)(user, path));
+    tcp(host, port, min, Some(talk))
+}
+
+fn dns(host: Host, min: usize) -> Result<Kind, TargetErrorKind> {
+    if min > 1 && matches!(host, Host::Ip(_)) {
+        return Err(TargetErrorKind::MinOnLiteral(min));
+    }
+    Ok(Kind::Dns { host, min })
+}
+
+fn tcp(host: Host, port: u16, min: usize, talk: Option<Talk>) -> Result<Kind, TargetErrorKind> {
+    if min > 1 && matches!(host, Host::Ip(_)) {
+        return Err(TargetErrorKind::MinOnLiteral(min));
+    }
+    Ok(Kind::Port {
+        host,
+        port,
+        min,
+        talk,
+    })
+}
+
+/// `TEXT?min=N` (the query is optional).
+fn split_min(text: &str) -> Result<(&str, usize), TargetErrorKind> {
+    match text.split_once('?') {
+        Some((rest, query)) => Ok((rest, parse_query(query)?)),
+        None => Ok((text, 1)),
     }
 }
 
@@ -379,7 +436,7 @@ fn parse_query(query: &str) -> Result<usize, TargetErrorKind> {
 }
 
 /// What follows `http://`: `HOST[:PORT][/PATH[?QUERY]][#status=CODES]`, printable ASCII.
-fn parse_http(rest: &str) -> Result<Kind, TargetErrorKind> {
+fn read_http(rest: &str) -> Result<(Host, u16, Http), TargetErrorKind> {
     if let Some(c) = rest.chars().find(|c| !c.is_ascii_graphic()) {
         return Err(TargetErrorKind::UrlChar(c));
     }
@@ -389,23 +446,7 @@ fn parse_http(rest: &str) -> Result<Kind, TargetErrorKind> {
     };
     let end = (url.bytes()).position(|b| b == b'/' || b == b'?');
     let (authority, path) = url.split_at(end.unwrap_or(url.len()));
-    let (host_text, port) = match authority.rsplit_once(':') {
-        // `[::1]` alone has colons but no port.
-        Some((host, port)) if !host.starts_with('[') || host.ends_with(']') => {
-            (host, parse_port(port)?)
-        }
-        _ => (authority, 80),
-    };
-    let host = match host_text.strip_prefix('[') {
-        Some(inner) => {
-            let addr = inner
-                .strip_suffix(']')
-                .and_then(|a| a.parse::<Ipv6Addr>().ok());
-            Host::Ip(IpAddr::V6(addr.ok_or(TargetErrorKind::BadBracket)?))
-        }
-        None if host_text.contains(':') => return Err(TargetErrorKind::BadBracket),
-        None => parse_host(host_text)?,
-    };
+    let (host, port, host_text) = host_port(authority, Some(80), "http")?;
     // `?min=N` reads like the option of tcp:// targets, but the query belongs to the server.
     if let Some(query) = path.split_once('?').map(|(_, q)| q) {
         let n = query.strip_prefix("min=").unwrap_or("");
@@ -432,12 +473,38 @@ fn parse_http(rest: &str) -> Result<Kind, TargetErrorKind> {
             _ => return Err(TargetErrorKind::UnknownOption(key.to_string())),
         }
     }
-    Ok(Kind::Http(Http {
-        host,
-        port,
-        request,
-        statuses: statuses.unwrap_or_else(Statuses::default_set),
-    }))
+    let statuses = statuses.unwrap_or_else(Statuses::default_set);
+    Ok((host, port, Http { request, statuses }))
+}
+
+/// `HOST[:PORT]` of a URL, HOST a name, an IPv4 literal or a bracketed IPv6 literal; without a
+/// port, `default` (none: the port is required). Also gives HOST as written.
+fn host_port<'a>(
+    authority: &'a str,
+    default: Option<u16>,
+    scheme: &'static str,
+) -> Result<(Host, u16, &'a str), TargetErrorKind> {
+    let (host_text, port) = match authority.rsplit_once(':') {
+        // `[::1]` alone has colons but no port.
+        Some((host, port)) if !host.starts_with('[') || host.ends_with(']') => {
+            (host, parse_port(port)?)
+        }
+        _ => (
+            authority,
+            default.ok_or(TargetErrorKind::MissingPort(scheme))?,
+        ),
+    };
+    let host = match host_text.strip_prefix('[') {
+        Some(inner) => {
+            let addr = inner
+                .strip_suffix(']')
+                .and_then(|a| a.parse::<Ipv6Addr>().ok());
+            Host::Ip(IpAddr::V6(addr.ok_or(TargetErrorKind::BadBracket)?))
+        }
+        None if host_text.contains(':') => return Err(TargetErrorKind::BadBracket),
+        None => parse_host(host_text)?,
+    };
+    Ok((host, port, host_text))
 }
 
 /// `200`, `200-299`, `200,204`, `200-299,304`: codes from 100 to 599.
@@ -459,10 +526,7 @@ fn parse_statuses(value: &str) -> Result<Statuses, TargetErrorKind> {
         }
         ranges.push((lo, hi));
     }
-    Ok(Statuses {
-        ranges,
-        given: true,
-    })
+    Ok(Statuses::given(ranges))
 }
 
 /// What follows `file://` or `unix://`: an absolute path, taken literally (no %-decoding).
@@ -483,7 +547,9 @@ fn split_host_port(s: &str) -> Result<(Host, u16), TargetErrorKind> {
         let addr: Ipv6Addr = addr.parse().map_err(|_| TargetErrorKind::BadBracket)?;
         (Host::Ip(IpAddr::V6(addr)), port)
     } else {
-        let (host, port) = s.rsplit_once(':').ok_or(TargetErrorKind::MissingPort)?;
+        let (host, port) = s
+            .rsplit_once(':')
+            .ok_or(TargetErrorKind::MissingPort("tcp"))?;
         if host.contains(':') {
             return Err(TargetErrorKind::BadBracket);
         }
@@ -568,15 +634,36 @@ mod tests {
 
     fn tcp(s: &str) -> (Host, u16, usize) {
         match parse(s).kind {
-            Kind::Tcp { host, port, min } => (host, port, min),
+            Kind::Port {
+                host,
+                port,
+                min,
+                talk: None,
+            } => (host, port, min),
             k => panic!("{s:?} is not a TCP target: {k:?}"),
         }
     }
 
-    fn http(s: &str) -> Http {
-        match parse(s).kind {
-            Kind::Http(http) => http,
-            k => panic!("{s:?} is not an HTTP target: {k:?}"),
+    /// An http:// target's host, port and request, parsed as the target parser does.
+    struct H {
+        host: Host,
+        port: u16,
+        request: String,
+        statuses: Statuses,
+    }
+
+    fn http(s: &str) -> H {
+        assert!(
+            matches!(parse(s).kind, Kind::Port { talk: Some(_), .. }),
+            "{s:?} is not an HTTP target"
+        );
+        let rest = s.split_once("://").expect("a scheme").1;
+        let (host, port, http) = read_http(rest).expect("parses");
+        H {
+            host,
+            port,
+            request: http.request,
+            statuses: http.statuses,
         }
     }
 

@@ -212,7 +212,7 @@ fn check_precheck(c: &Yaml, active_deadline: Option<i64>, what: &str, problems: 
     match parse(&args) {
         Err(e) => problems.push(format!("{what}: args {args:?} rejected: {e}")),
         Ok(config) => {
-            if config.timeout.is_none() && active_deadline.is_none() {
+            if config.plan.timeout.is_none() && active_deadline.is_none() {
                 problems.push(format!(
                     "{what}: no deadline (--timeout or the pod's activeDeadlineSeconds)"
                 ));
@@ -337,7 +337,7 @@ fn compose_example_prefixes_the_command_and_depends_on_its_targets() {
     let argv: Vec<String> = entrypoint[1..].iter().chain(&command).cloned().collect();
     let config = parse(&argv).unwrap_or_else(|e| panic!("{argv:?} rejected: {e}"));
     assert!(
-        config.timeout.is_some(),
+        config.plan.timeout.is_some(),
         "the compose example should show --timeout"
     );
     assert_eq!(
@@ -356,7 +356,7 @@ fn compose_example_prefixes_the_command_and_depends_on_its_targets() {
             .collect(),
         other => panic!("app has no depends_on list or map: {other:?}"),
     };
-    for t in &config.targets {
+    for t in &config.plan.targets {
         if let Some(target::Host::Name(host)) = t.host() {
             assert!(
                 depends.contains(host),

@@ -555,14 +555,15 @@ fn show(case: &Case) -> String {
 /// What a parsed config must never hold.
 fn check_config(config: &cli::Config) -> Result<(), String> {
     let now = Instant::now();
-    if config.targets.is_empty() || !(1..=config.targets.len()).contains(&config.min_ready) {
+    let plan = &config.plan;
+    if plan.targets.is_empty() || !(1..=plan.targets.len()).contains(&plan.min_ready) {
         return Err(format!(
             "min_ready {} of {} targets",
-            config.min_ready,
-            config.targets.len()
+            plan.min_ready,
+            plan.targets.len()
         ));
     }
-    for t in &config.targets {
+    for t in &plan.targets {
         if matches!(
             t.kind,
             Kind::Dns {
@@ -580,13 +581,13 @@ fn check_config(config: &cli::Config) -> Result<(), String> {
             return Err(format!("raw {c:?} in the accepted target {:?}", t.spelling));
         }
     }
-    if config.interval < cli::MIN_INTERVAL {
-        return Err(format!("interval {:?}", config.interval));
+    if plan.probing.interval < cli::MIN_INTERVAL {
+        return Err(format!("interval {:?}", plan.probing.interval));
     }
     let durations = [
-        Some(config.interval),
-        Some(config.connect_timeout),
-        config.timeout,
+        Some(plan.probing.interval),
+        Some(plan.probing.connect_timeout),
+        plan.timeout,
     ];
     if durations
         .iter()

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use dns_lookup::{AddrInfoHints, LookupError, LookupErrorKind};
 
-use crate::cli::Family;
+use crate::target::Family;
 
 /// Whether EAI_NONAME for AF_INET proves that AF_INET6 would find nothing either. Under musl it
 /// does: a name that exists with other types only, in DNS or in /etc/hosts, is EAI_NODATA. glibc

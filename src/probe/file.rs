@@ -6,6 +6,8 @@
 use std::fmt;
 use std::io;
 
+use super::talk::Said;
+
 /// Why a path does not count as there.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FileError {
@@ -15,6 +17,16 @@ pub enum FileError {
     NotADirectory,
     /// Anything else, as an errno: EACCES, ELOOP, EIO, ...
     Other(i32),
+}
+
+impl From<FileError> for Said {
+    /// What proves nothing is there (for `--invert`), as opposed to not knowing.
+    fn from(e: FileError) -> Said {
+        match e {
+            FileError::Missing | FileError::NotADirectory => Said::absent(e.to_string()),
+            _ => Said::new(e.to_string()),
+        }
+    }
 }
 
 impl fmt::Display for FileError {

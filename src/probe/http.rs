@@ -1,17 +1,17 @@
-//! The HTTP half of an attempt: one `GET` to one address over a plain TCP connection, read as far
-//! as the end of the response headers, and the status judged as a Kubernetes httpGet probe would.
+//! The HTTP dialect: one `GET` over a plain TCP connection, read as far as the end of the
+//! response headers, and the status judged as a Kubernetes httpGet probe would.
 //!
-//! Bounded in bytes (`MAX_HEAD`) and in time: the connect timeout bounds the connect, and the same
-//! length again bounds the whole answer, so a server trickling bytes cannot hold the attempt.
-//! Redirects are not followed (a 3xx is a status like any other). Nothing the server sends reaches
-//! a log line except the status code and a reason phrase of printable ASCII.
+//! The shared conversation loop (`talk`) bounds it in bytes (`MAX_HEAD`) and in time: the connect
+//! timeout bounds the connect, and the same length again the whole answer, so a server trickling
+//! bytes cannot hold the attempt. Redirects are not followed (a 3xx is a status like any other).
+//! Nothing the server sends reaches a log line except the status code and a reason phrase of
+//! printable ASCII.
 
-use std::io::{self, Read, Write};
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::borrow::Cow;
+use std::fmt;
+use std::io;
 
-use super::tcp::{self, ConnectError};
-use crate::target::Http;
+use super::talk::{Dialect, Fault, Said, Step};
 
 /// The most bytes of status line and headers read; a longer head is not waited for.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -19,10 +19,65 @@ pub const MAX_HEAD: usize = 16 * 1024;
 /// The most bytes of a reason phrase kept for the log line.
 const MAX_PHRASE: usize = 64;
 
-/// Why one GET did not count.
+/// An http:// target's conversation: ready when a GET answers with a status in `statuses`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Http {
+    /// The request, built once: `GET` with the path and query exactly as written (`/` when
+    /// there is no path), the Host header (HOST as written, with `:PORT` unless the port is 80),
+    /// User-Agent, Accept and `Connection: close`.
+    pub request: String,
+    pub statuses: Statuses,
+}
+
+/// The statuses that count as ready: inclusive ranges. The default is 200-399, as a Kubernetes
+/// httpGet probe counts success.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Statuses {
+    ranges: Vec<(u16, u16)>,
+    /// Whether the user gave them (`#status=`): reasons then name the set.
+    pub given: bool,
+}
+
+impl Statuses {
+    pub fn default_set() -> Statuses {
+        Statuses {
+            ranges: vec![(200, 399)],
+            given: false,
+        }
+    }
+
+    /// The set the user wrote.
+    pub fn given(ranges: Vec<(u16, u16)>) -> Statuses {
+        Statuses {
+            ranges,
+            given: true,
+        }
+    }
+
+    pub fn contains(&self, code: u16) -> bool {
+        self.ranges
+            .iter()
+            .any(|&(lo, hi)| (lo..=hi).contains(&code))
+    }
+}
+
+impl fmt::Display for Statuses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, &(lo, hi)) in self.ranges.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            if lo == hi {
+                write!(f, "{sep}{lo}")?;
+            } else {
+                write!(f, "{sep}{lo}-{hi}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a response did not count.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HttpError {
-    Connect(ConnectError),
     /// A status outside the success set, with the reason phrase (empty unless printable ASCII)
     /// and, when the user set the statuses, the set.
     Status {
@@ -30,56 +85,79 @@ pub enum HttpError {
         phrase: String,
         expected: Option<String>,
     },
-    /// No complete head within the timeout.
-    NoResponse(Duration),
     /// The first bytes are not an HTTP/1.x status line.
     NotHttp,
-    /// The head did not end within `MAX_HEAD` bytes.
-    TooLong,
-    /// The server closed the connection before the head was complete.
-    Closed,
-    /// Reading or writing failed: the errno.
-    Io(i32),
 }
 
-/// One GET of `http` at `addr`: Ok when the status is one of `http.statuses`.
-pub fn get(addr: SocketAddr, http: &Http, timeout: Duration) -> Result<(), HttpError> {
-    let mut stream = tcp::open(addr, timeout).map_err(HttpError::Connect)?;
-    let until = Instant::now() + timeout;
-    let failed = |e: io::Error| match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => HttpError::NoResponse(timeout),
-        _ => HttpError::Io(e.raw_os_error().unwrap_or(0)),
-    };
-    (stream.set_write_timeout(Some(timeout))).map_err(failed)?;
-    stream.write_all(http.request.as_bytes()).map_err(failed)?;
-    let mut head = vec![0u8; MAX_HEAD];
-    let mut len = 0;
-    let (code, phrase) = loop {
-        match parse(&head[..len]) {
-            Some(done) => break done?,
-            None if len == MAX_HEAD => return Err(HttpError::TooLong),
-            None => {}
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HttpError::Status {
+                code,
+                expected: Some(set),
+                ..
+            } => write!(f, "HTTP {code} not in {set}"),
+            HttpError::Status { code, phrase, .. } if phrase.is_empty() => write!(f, "HTTP {code}"),
+            HttpError::Status { code, phrase, .. } => write!(f, "HTTP {code} {phrase}"),
+            HttpError::NotHttp => write!(f, "not an HTTP response"),
         }
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(HttpError::NoResponse(timeout));
-        }
-        stream.set_read_timeout(Some(left)).map_err(failed)?;
-        match stream.read(&mut head[len..]) {
-            Ok(0) => return Err(HttpError::Closed),
-            Ok(n) => len += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(failed(e)),
-        }
-    };
-    if http.statuses.contains(code) {
-        return Ok(());
     }
-    Err(HttpError::Status {
-        code,
-        phrase,
-        expected: http.statuses.given.then(|| http.statuses.to_string()),
-    })
+}
+
+impl From<HttpError> for Said {
+    /// A status outside the set proves the service is not (or no longer) what was asked for.
+    fn from(e: HttpError) -> Said {
+        match e {
+            HttpError::Status { .. } => Said::absent(e.to_string()),
+            HttpError::NotHttp => Said::new(e.to_string()),
+        }
+    }
+}
+
+impl Dialect for Http {
+    fn name(&self) -> &'static str {
+        "HTTP"
+    }
+
+    fn hello(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(self.request.as_bytes())
+    }
+
+    fn limit(&self) -> usize {
+        MAX_HEAD
+    }
+
+    fn judge(&self, heard: &[u8], _sent: usize, _closed: bool) -> Step {
+        match parse(heard) {
+            None => Step::More,
+            Some(Err(e)) => Step::Done(Err(e.into())),
+            Some(Ok((code, _))) if self.statuses.contains(code) => Step::Done(Ok(())),
+            Some(Ok((code, phrase))) => Step::Done(Err(HttpError::Status {
+                code,
+                phrase,
+                expected: self.statuses.given.then(|| self.statuses.to_string()),
+            }
+            .into())),
+        }
+    }
+
+    fn fault(&self, fault: Fault, _heard: &[u8]) -> Said {
+        Said::new(match fault {
+            Fault::TimedOut(t) => {
+                format!("no HTTP response within {}", humantime::format_duration(t))
+            }
+            Fault::Closed => "connection closed before a complete HTTP response".to_string(),
+            Fault::TooLong(_) => format!("HTTP headers longer than {} KiB", MAX_HEAD / 1024),
+            Fault::Reset => format!(
+                "HTTP exchange failed: {}",
+                io::Error::from_raw_os_error(libc::ECONNRESET)
+            ),
+            Fault::Io(errno) => format!(
+                "HTTP exchange failed: {}",
+                io::Error::from_raw_os_error(errno)
+            ),
+        })
+    }
 }
 
 /// The final status and reason phrase of a response head, `None` while more bytes are needed.

@@ -1,14 +1,15 @@
-//! One attempt at one target: resolve the name, connect to the port, GET the URL, look for the
-//! file or the socket, and say *why* it failed.
+//! One attempt at one target: resolve the name, connect to the port and hold the target's
+//! conversation, look for the file or the socket, and say *why* it failed.
 //!
-//! The outcome and reason types, the dispatch and the family logic live here; each kind of check
-//! has its own module (`dns`, `tcp`, `http`, `file`, `unix`). TCP and HTTP targets get their
-//! addresses from the same resolution path. A `Probe` is one target's state across attempts.
+//! Resolving and trying each address is the same for every kind with a host: the address loop
+//! knows only "connect, then converse if there is a dialect" (see `talk`). Each kind of check
+//! has its own module (`dns`, `tcp`, `file`, `unix`, and one per protocol), and each protocol is
+//! one line in `SERVICES`. A `Probe` is one target's state across attempts.
 
 mod dns;
 mod file;
 pub mod grpc;
-mod http;
+pub mod http;
 pub mod talk;
 mod tcp;
 mod unix;
@@ -16,22 +17,40 @@ mod unix;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use crate::cli::Family;
-use crate::target::{Host, Http, Kind, Target};
+use crate::target::{Family, Host, Kind, Target};
 use dns::Lookup;
 pub use file::FileError;
-pub use http::{HttpError, MAX_HEAD};
+use talk::{AddrError, Dialect, Said, Talk};
 pub use tcp::{ConnectError, connect_many};
 pub use unix::UnixError;
+
+/// A protocol spoken after the connect, as a target scheme: `SCHEME://[USER@]HOST[:PORT][/PATH]`
+/// with `?min=N`. The grammar refuses a user or a path where the service takes none.
+pub struct Service {
+    pub scheme: &'static str,
+    /// The port when the target gives none; `None`: the target must give one.
+    pub port: Option<u16>,
+    /// Whether `USER@` is taken.
+    pub user: bool,
+    /// Whether `/PATH` is taken.
+    pub path: bool,
+    /// The dialect for a user and a path (each without its '@' or '/').
+    pub dialect: fn(Option<&str>, Option<&str>) -> Arc<dyn Dialect>,
+}
+
+/// The scheme table of the protocols spoken after a connect: adding a protocol is a module
+/// under `probe/` and a line here (`target` reads the URL, `talk` holds the conversation).
+pub const SERVICES: &[Service] = &[];
 
 /// What one attempt found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// The addresses that resolved (DNS), accepted a connection (TCP) or answered with a
-    /// success status (HTTP), sorted; the path (file, unix: a socket's address is its path).
+    /// The addresses that resolved (DNS), accepted a connection (TCP) or answered ready (a
+    /// conversation), sorted; the path (file, unix: a socket's address is its path).
     Ready(Vec<String>),
     NotReady(Reason),
     /// A request the resolver calls malformed: a bug here, not a state of the world.
@@ -52,16 +71,17 @@ pub enum Reason {
         have: Vec<IpAddr>,
         want: usize,
     },
-    Connect(SocketAddr, ConnectError),
+    /// One address's connect or conversation failed: the first failure, when none was ready.
+    Address(SocketAddr, AddrError),
     TooFewAccept {
         have: usize,
         want: usize,
-        failure: Option<(SocketAddr, ConnectError)>,
+        failure: Option<(SocketAddr, AddrError)>,
+        /// Whether the addresses must also answer ready (a dialect), not only accept.
+        talk: bool,
     },
-    /// The first address's failure, when no address answered with a success status.
-    Http(SocketAddr, HttpError),
-    File(FileError),
-    Unix(UnixError),
+    /// A check without an address (a file, a unix socket) failed.
+    Check(Said),
     NoAnswerYet,
     /// Under `--invert`: the target is still ready (its addresses, or its path).
     StillThere(Vec<String>),
@@ -74,19 +94,17 @@ pub enum Reason {
 
 impl Reason {
     /// Whether the reason proves the target is not there (no such name, a refused connection,
-    /// a status outside the success set, a missing file), as opposed to not knowing (a timeout,
-    /// a DNS server failure, a permission error). For one address: of several, the first
-    /// failure is kept.
+    /// an answer that says so, a missing file), as opposed to not knowing (a timeout, a DNS
+    /// server failure, a permission error). For one address: of several, the first failure
+    /// is kept.
     pub fn proves_absent(&self) -> bool {
         match self {
             Reason::NoSuchName | Reason::NoAddress(_) | Reason::TooFew { .. } => true,
-            Reason::Connect(_, e) => refused(e),
+            Reason::Address(_, e) => e.proves_absent(),
             Reason::TooFewAccept { failure, .. } => {
-                failure.as_ref().is_none_or(|(_, e)| refused(e))
+                failure.as_ref().is_none_or(|(_, e)| e.proves_absent())
             }
-            Reason::Http(_, e) => proof(e),
-            Reason::File(e) => matches!(e, FileError::Missing | FileError::NotADirectory),
-            Reason::Unix(e) => matches!(e, UnixError::Missing | UnixError::Refused),
+            Reason::Check(said) => said.proves_absent(),
             Reason::ServerFailure
             | Reason::LookupFailed
             | Reason::Resolver(_)
@@ -114,24 +132,28 @@ impl fmt::Display for Reason {
             Reason::TooFew { have, want } => {
                 write!(f, "only {} of {want} addresses: {}", have.len(), join(have))
             }
-            Reason::Connect(addr, e) => write_connect(f, *addr, e),
+            Reason::Address(addr, e) => write_address(f, *addr, e),
             Reason::TooFewAccept {
                 have,
                 want,
                 failure,
+                talk,
             } => {
-                write!(f, "only {have} of {want} addresses accept connections")?;
+                let verb = if *talk {
+                    "are ready"
+                } else {
+                    "accept connections"
+                };
+                write!(f, "only {have} of {want} addresses {verb}")?;
                 match failure {
                     Some((addr, e)) => {
                         f.write_str("; ")?;
-                        write_connect(f, *addr, e)
+                        write_address(f, *addr, e)
                     }
                     None => write!(f, "; the name has fewer addresses"),
                 }
             }
-            Reason::Http(addr, e) => write_http(f, *addr, e),
-            Reason::File(e) => write!(f, "{e}"),
-            Reason::Unix(e) => write!(f, "{e}"),
+            Reason::Check(said) => write!(f, "{said}"),
             Reason::NoAnswerYet => write!(f, "no answer yet"),
             Reason::StillThere(what) => write!(f, "still ready: {}", what.join(", ")),
             Reason::NoProof { seen, lookup } => {
@@ -141,46 +163,23 @@ impl fmt::Display for Reason {
     }
 }
 
-fn write_http(f: &mut fmt::Formatter<'_>, addr: SocketAddr, e: &HttpError) -> fmt::Result {
+/// One address's failure, with the address.
+fn write_address(f: &mut fmt::Formatter<'_>, addr: SocketAddr, e: &AddrError) -> fmt::Result {
     match e {
-        HttpError::Connect(e) => return write_connect(f, addr, e),
-        HttpError::Status {
-            code,
-            expected: Some(set),
-            ..
-        } => write!(f, "HTTP {code} not in {set}"),
-        HttpError::Status { code, phrase, .. } if phrase.is_empty() => write!(f, "HTTP {code}"),
-        HttpError::Status { code, phrase, .. } => write!(f, "HTTP {code} {phrase}"),
-        HttpError::NoResponse(t) => write!(
-            f,
-            "no HTTP response within {}",
-            humantime::format_duration(*t)
-        ),
-        HttpError::NotHttp => write!(f, "not an HTTP response"),
-        HttpError::TooLong => write!(f, "HTTP headers longer than {} KiB", MAX_HEAD / 1024),
-        HttpError::Closed => write!(f, "connection closed before a complete HTTP response"),
-        HttpError::Io(errno) => write!(
-            f,
-            "HTTP exchange failed: {}",
-            std::io::Error::from_raw_os_error(*errno)
-        ),
-    }?;
-    write!(f, " ({addr})")
-}
-
-fn write_connect(f: &mut fmt::Formatter<'_>, addr: SocketAddr, e: &ConnectError) -> fmt::Result {
-    match e {
-        ConnectError::Refused => write!(f, "connection refused ({addr})"),
-        ConnectError::TimedOut(t) => write!(
+        AddrError::Connect(ConnectError::Refused) => write!(f, "connection refused ({addr})"),
+        AddrError::Connect(ConnectError::TimedOut(t)) => write!(
             f,
             "connect timed out after {} ({addr})",
             humantime::format_duration(*t)
         ),
-        ConnectError::ToItself => write!(
+        AddrError::Connect(ConnectError::ToItself) => write!(
             f,
             "connected to itself ({addr}): nothing listens on that port"
         ),
-        ConnectError::Other(text) => write!(f, "connect failed ({addr}): {text}"),
+        AddrError::Connect(ConnectError::Other(text)) => {
+            write!(f, "connect failed ({addr}): {text}")
+        }
+        AddrError::Answer(said) => write!(f, "{said} ({addr})"),
     }
 }
 
@@ -198,9 +197,10 @@ pub struct Probe {
     pub target: Target,
     family: Family,
     connect_timeout: Duration,
-    /// Addresses that accepted a connection once. They are not connected to again: MySQL and
-    /// MariaDB block a client host after `max_connect_errors` connections closed before the
-    /// handshake, and a `?min=3` target waiting for its third replica must not get there.
+    /// Addresses that accepted a connection (and answered ready) once. They are not connected
+    /// to again: MySQL and MariaDB block a client host after `max_connect_errors` connections
+    /// closed before the handshake, and a `?min=3` target waiting for its third replica must
+    /// not get there.
     accepted: BTreeSet<SocketAddr>,
     /// The name that answered the last lookup that made the target ready, when it is not the
     /// name the user typed (see `dns::answered_as`).
@@ -211,6 +211,14 @@ pub struct Probe {
     /// Whether `accepted` is kept. Not under `--invert`, which waits for the addresses to stop
     /// accepting and so must ask them every time.
     remember: bool,
+}
+
+/// What the addresses of one family came to.
+enum Tried {
+    /// Enough were ready: the target is.
+    Ready(Vec<String>),
+    /// The addresses that were ready (resolved, or accepted and answered), sorted.
+    Some(Vec<String>),
 }
 
 impl Probe {
@@ -246,186 +254,216 @@ impl Probe {
 
     /// One attempt.
     pub fn attempt(&mut self) -> Outcome {
-        match &self.target.kind {
-            Kind::File(path) => match file::check(path) {
-                Ok(()) => Outcome::Ready(vec![path.clone()]),
-                Err(e) => Outcome::NotReady(Reason::File(e)),
-            },
-            Kind::Unix(path) => match unix::connect(path, self.connect_timeout) {
-                Ok(()) => Outcome::Ready(vec![path.clone()]),
-                Err(e) => Outcome::NotReady(Reason::Unix(e)),
-            },
-            Kind::Dns { .. } | Kind::Tcp { .. } | Kind::Http(_) => self.each_family(),
+        let check = |result: Result<(), Said>, path: &str| match result {
+            Ok(()) => Outcome::Ready(vec![path.to_string()]),
+            Err(said) => Outcome::NotReady(Reason::Check(said)),
+        };
+        match self.target.kind.clone() {
+            Kind::File(path) => check(file::check(&path).map_err(Said::from), &path),
+            Kind::Unix(path) => {
+                let result = unix::connect(&path, self.connect_timeout).map_err(Said::from);
+                check(result, &path)
+            }
+            Kind::Dns { host, min } => self.each_family(&host, min, None),
+            Kind::Port {
+                host,
+                port,
+                min,
+                talk,
+            } => self.each_family(&host, min, Some((port, talk.as_ref()))),
         }
     }
 
     /// A family at a time: IPv4 first, then IPv6 only when IPv4 did not already make the target
     /// ready, the DNS service answered and the name exists. So a broken AAAA answer never delays
-    /// a good A answer, and the common case costs one lookup.
+    /// a good A answer, and the common case costs one lookup. With a port, each address is
+    /// connected to (and spoken to) at once; without, the addresses are what counts.
     ///
     /// `min` counts the addresses of one family: in a dual-stack cluster every pod of a headless
     /// service has an A and an AAAA record, and two pods must not pass for `min=3`.
-    fn each_family(&mut self) -> Outcome {
-        let host = match &self.target.kind {
-            Kind::Dns { host, .. } | Kind::Tcp { host, .. } | Kind::Http(Http { host, .. }) => host,
-            // attempt() handles the kinds without a host.
-            Kind::File(_) | Kind::Unix(_) => return Outcome::NotReady(Reason::NoAnswerYet),
-        };
-        let min = match &self.target.kind {
-            Kind::Dns { min, .. } | Kind::Tcp { min, .. } => *min,
-            _ => 1,
-        };
+    fn each_family(
+        &mut self,
+        host: &Host,
+        min: usize,
+        port: Option<(u16, Option<&Talk>)>,
+    ) -> Outcome {
         self.unsure = None;
-        let families: &[(Family, i32)] = match self.family {
-            Family::V4 => &[(Family::V4, libc::AF_INET)],
-            Family::V6 => &[(Family::V6, libc::AF_INET6)],
-            Family::Both => &[(Family::V4, libc::AF_INET), (Family::V6, libc::AF_INET6)],
-        };
-        // The family that came closest: its addresses (DNS) or those that accepted (TCP).
-        let mut best_resolved: Vec<IpAddr> = Vec::new();
-        let mut best_accepted: Vec<SocketAddr> = Vec::new();
+        // The family that came closest: its addresses that were ready.
+        let mut best: Vec<String> = Vec::new();
         let mut resolved_any = false;
-        // The first failure of an address (TCP: always a connect error), or the first that
-        // proves nothing: `--invert` may count the target gone only if every address proved it.
-        let mut failure: Option<(SocketAddr, HttpError)> = None;
+        // The first failure of an address, or the first that proves nothing: `--invert` may
+        // count the target gone only if every address proved it.
+        let mut failure: Option<(SocketAddr, AddrError)> = None;
         let mut worst: Option<Lookup> = None;
-        for &(fam, af) in families {
-            let mut found = match host {
+        for &(fam, af) in self.family.each() {
+            let found = match host {
                 Host::Ip(ip) if (af == libc::AF_INET) == ip.is_ipv4() => vec![*ip],
                 Host::Ip(_) => continue,
-                Host::Name(name) => match dns::lookup(name, af) {
-                    Ok((found, canonical)) if !found.is_empty() => {
-                        self.answered_as = dns::answered_as(name, canonical.as_deref());
-                        found
-                    }
-                    Ok(_) => {
-                        worst = worse(worst, Lookup::NoData);
-                        continue;
-                    }
-                    Err(Lookup::Fatal(text)) => {
-                        return Outcome::Fatal(dns::fatal(name, fam, &text));
-                    }
-                    // The DNS service is failing (SERVFAIL, REFUSED, no answer). AAAA would
-                    // fail alike after another full resolver timeout, doubling the wait for
-                    // this reason and for the next attempt. `-6` asks AAAA alone.
-                    Err(Lookup::Again) if fam == Family::V4 => {
-                        self.unsure = Some(Reason::ServerFailure);
-                        worst = worse(worst, Lookup::Again);
-                        break;
-                    }
-                    // The name exists for no record type (RFC 8020): AAAA cannot have it either.
-                    Err(Lookup::NoName) if fam == Family::V4 && dns::NONAME_IS_FINAL => {
-                        worst = worse(worst, Lookup::NoName);
-                        break;
-                    }
-                    Err(lookup) => {
-                        self.unsure = match &lookup {
-                            Lookup::Again => Some(Reason::ServerFailure),
-                            Lookup::Fail => Some(Reason::LookupFailed),
-                            Lookup::Other(text) => Some(Reason::Resolver(text.clone())),
-                            Lookup::NoConfig(text) => Some(Reason::NoResolverConfig(text.clone())),
-                            Lookup::NoName | Lookup::NoData | Lookup::Fatal(_) => {
-                                self.unsure.take()
-                            }
-                        };
-                        worst = worse(worst, lookup);
-                        continue;
-                    }
+                Host::Name(name) => match self.lookup(name, fam, af, &mut worst) {
+                    Ok(Some(found)) => found,
+                    Ok(None) => continue,
+                    Err(Stop::Family) => break,
+                    Err(Stop::Fatal(text)) => return Outcome::Fatal(text),
                 },
             };
-            found.sort_unstable();
-            found.dedup();
             resolved_any = true;
-            let timeout = self.connect_timeout;
-            match &self.target.kind {
-                Kind::Dns { .. } if found.len() >= min => {
-                    return Outcome::Ready(strings(&found));
+            let tried = match port {
+                None => tally(strings(&found), min),
+                Some((port, talk)) => self.each_address(&found, port, talk, min, &mut failure),
+            };
+            match tried {
+                Tried::Ready(ready) => return Outcome::Ready(ready),
+                Tried::Some(ready) if ready.len() > best.len() => best = ready,
+                Tried::Some(_) => {}
+            }
+        }
+        if !resolved_any {
+            return Outcome::NotReady(self.lookup_reason(worst));
+        }
+        Outcome::NotReady(match (port, failure) {
+            (None, _) => Reason::TooFew {
+                // The strings were made from these addresses.
+                have: best.iter().filter_map(|a| a.parse().ok()).collect(),
+                want: min,
+            },
+            (Some(_), Some((addr, e))) if min == 1 => Reason::Address(addr, e),
+            (Some((_, talk)), failure) => Reason::TooFewAccept {
+                have: best.len(),
+                want: min,
+                failure,
+                talk: talk.is_some(),
+            },
+        })
+    }
+
+    /// The addresses of `name` in one family: `Ok(None)` when the family has none (or its
+    /// lookup failed: `worst` keeps the worst failure); `Err` when no further family is worth
+    /// asking, or the request itself is malformed.
+    fn lookup(
+        &mut self,
+        name: &str,
+        fam: Family,
+        af: i32,
+        worst: &mut Option<Lookup>,
+    ) -> Result<Option<Vec<IpAddr>>, Stop> {
+        match dns::lookup(name, af) {
+            Ok((mut found, canonical)) if !found.is_empty() => {
+                self.answered_as = dns::answered_as(name, canonical.as_deref());
+                found.sort_unstable();
+                found.dedup();
+                Ok(Some(found))
+            }
+            Ok(_) => {
+                worse(worst, Lookup::NoData);
+                Ok(None)
+            }
+            Err(Lookup::Fatal(text)) => Err(Stop::Fatal(dns::fatal(name, fam, &text))),
+            // The DNS service is failing (SERVFAIL, REFUSED, no answer). AAAA would fail alike
+            // after another full resolver timeout, doubling the wait for this reason and for
+            // the next attempt. `-6` asks AAAA alone.
+            Err(Lookup::Again) if fam == Family::V4 => {
+                self.unsure = Some(Reason::ServerFailure);
+                worse(worst, Lookup::Again);
+                Err(Stop::Family)
+            }
+            // The name exists for no record type (RFC 8020): AAAA cannot have it either.
+            Err(Lookup::NoName) if fam == Family::V4 && dns::NONAME_IS_FINAL => {
+                worse(worst, Lookup::NoName);
+                Err(Stop::Family)
+            }
+            Err(lookup) => {
+                self.unsure = match &lookup {
+                    Lookup::Again => Some(Reason::ServerFailure),
+                    Lookup::Fail => Some(Reason::LookupFailed),
+                    Lookup::Other(text) => Some(Reason::Resolver(text.clone())),
+                    Lookup::NoConfig(text) => Some(Reason::NoResolverConfig(text.clone())),
+                    Lookup::NoName | Lookup::NoData | Lookup::Fatal(_) => self.unsure.take(),
+                };
+                worse(worst, lookup);
+                Ok(None)
+            }
+        }
+    }
+
+    /// The reason when no family resolved.
+    fn lookup_reason(&self, worst: Option<Lookup>) -> Reason {
+        match worst {
+            Some(Lookup::Again) => Reason::ServerFailure,
+            Some(Lookup::Fail) => Reason::LookupFailed,
+            Some(Lookup::Other(text)) => Reason::Resolver(text),
+            Some(Lookup::NoConfig(text)) => Reason::NoResolverConfig(text),
+            Some(Lookup::NoName) => Reason::NoSuchName,
+            // NODATA everywhere, or no error and no address: the name exists without addresses.
+            Some(Lookup::NoData) | Some(Lookup::Fatal(_)) | None => Reason::NoAddress(self.family),
+        }
+    }
+
+    /// Connects to the addresses not ready before, all at once, each holding the conversation
+    /// when there is one; keeps the first failure (see `each_family`).
+    fn each_address(
+        &mut self,
+        found: &[IpAddr],
+        port: u16,
+        talk: Option<&Talk>,
+        min: usize,
+        failure: &mut Option<(SocketAddr, AddrError)>,
+    ) -> Tried {
+        let addrs = found.iter().map(|ip| SocketAddr::new(*ip, port));
+        let (known, new): (Vec<SocketAddr>, Vec<SocketAddr>) =
+            addrs.partition(|addr| self.accepted.contains(addr));
+        let timeout = self.connect_timeout;
+        let results = at_once(&new, &|addr| match talk {
+            None => tcp::connect(addr, timeout).map_err(AddrError::Connect),
+            Some(talk) => talk::converse(addr, timeout, talk.dialect()),
+        });
+        let mut ok = known;
+        for (addr, result) in new.into_iter().zip(results) {
+            match result {
+                Ok(()) => {
+                    if self.remember {
+                        self.accepted.insert(addr);
+                    }
+                    ok.push(addr);
                 }
-                Kind::Dns { .. } if found.len() > best_resolved.len() => best_resolved = found,
-                Kind::Dns { .. } | Kind::File(_) | Kind::Unix(_) => {}
-                Kind::Tcp { port, .. } | Kind::Http(Http { port, .. }) => {
-                    let port = *port;
-                    let (known, new): (Vec<IpAddr>, Vec<IpAddr>) = found
-                        .iter()
-                        .partition(|ip| self.accepted.contains(&SocketAddr::new(**ip, port)));
-                    let new: Vec<SocketAddr> = new
-                        .into_iter()
-                        .map(|ip| SocketAddr::new(ip, port))
-                        .collect();
-                    let kind = &self.target.kind;
-                    // One result type for both kinds keeps one copy of the threading code.
-                    let results = each_address(&new, &|addr| match kind {
-                        Kind::Http(http) => http::get(addr, http, timeout),
-                        _ => tcp::connect(addr, timeout).map_err(HttpError::Connect),
-                    });
-                    let mut ok: Vec<IpAddr> = known;
-                    for (addr, result) in new.into_iter().zip(results) {
-                        match result {
-                            Ok(_) => {
-                                if self.remember {
-                                    self.accepted.insert(addr);
-                                }
-                                ok.push(addr.ip());
-                            }
-                            Err(e) => {
-                                if failure.as_ref().is_none_or(|(_, f)| proof(f) && !proof(&e)) {
-                                    failure = Some((addr, e));
-                                }
-                            }
-                        }
-                    }
-                    // One port: sorting the addresses sorts the socket addresses.
-                    ok.sort_unstable();
-                    let ok: Vec<SocketAddr> =
-                        ok.into_iter().map(|ip| SocketAddr::new(ip, port)).collect();
-                    if ok.len() >= min {
-                        return Outcome::Ready(strings(&ok));
-                    }
-                    if ok.len() > best_accepted.len() {
-                        best_accepted = ok;
+                Err(e) => {
+                    let keep = failure
+                        .as_ref()
+                        .is_none_or(|(_, f)| f.proves_absent() && !e.proves_absent());
+                    if keep {
+                        *failure = Some((addr, e));
                     }
                 }
             }
         }
-        Outcome::NotReady(match (&self.target.kind, failure) {
-            _ if !resolved_any => match worst {
-                Some(Lookup::Again) => Reason::ServerFailure,
-                Some(Lookup::Fail) => Reason::LookupFailed,
-                Some(Lookup::Other(text)) => Reason::Resolver(text),
-                Some(Lookup::NoConfig(text)) => Reason::NoResolverConfig(text),
-                Some(Lookup::NoName) => Reason::NoSuchName,
-                // NODATA everywhere, or no error and no address: the name exists without
-                // addresses.
-                Some(Lookup::NoData) | Some(Lookup::Fatal(_)) | None => {
-                    Reason::NoAddress(self.family)
-                }
-            },
-            (Kind::Http(_), Some((addr, e))) => Reason::Http(addr, e),
-            (Kind::Tcp { .. }, Some((addr, HttpError::Connect(e)))) if min == 1 => {
-                Reason::Connect(addr, e)
-            }
-            (Kind::Tcp { .. }, failure) => Reason::TooFewAccept {
-                have: best_accepted.len(),
-                want: min,
-                failure: failure.and_then(|(addr, e)| match e {
-                    HttpError::Connect(e) => Some((addr, e)),
-                    _ => None,
-                }),
-            },
-            _ => Reason::TooFew {
-                have: best_resolved,
-                want: min,
-            },
-        })
+        // One port: sorting the socket addresses sorts the addresses.
+        ok.sort_unstable();
+        tally(strings(&ok), min)
+    }
+}
+
+/// Why a lookup ends the attempt's families early.
+enum Stop {
+    /// No further family is worth asking (see `Probe::lookup`).
+    Family,
+    /// The resolver calls the request malformed.
+    Fatal(String),
+}
+
+/// Ready when at least `min` are.
+fn tally(ready: Vec<String>, min: usize) -> Tried {
+    if ready.len() >= min {
+        Tried::Ready(ready)
+    } else {
+        Tried::Some(ready)
     }
 }
 
 /// Runs `check` on every address at once (a hung address must not delay the others) and
 /// returns the results in `addrs` order. One address needs no thread.
-fn each_address(
+fn at_once(
     addrs: &[SocketAddr],
-    check: &(dyn Fn(SocketAddr) -> Result<(), HttpError> + Sync),
-) -> Vec<Result<(), HttpError>> {
+    check: &(dyn Fn(SocketAddr) -> Result<(), AddrError> + Sync),
+) -> Vec<Result<(), AddrError>> {
     if addrs.len() == 1 {
         return vec![check(addrs[0])];
     }
@@ -456,29 +494,25 @@ fn strings<'a, T: fmt::Display + 'a>(items: impl IntoIterator<Item = &'a T>) -> 
     items.into_iter().map(|i| i.to_string()).collect()
 }
 
-/// Whether a connect error proves nothing listens there.
-fn refused(e: &ConnectError) -> bool {
-    matches!(e, ConnectError::Refused | ConnectError::ToItself)
-}
-
-/// Whether an address's failure proves it is not ready: refused, or a status outside the set.
-fn proof(e: &HttpError) -> bool {
-    match e {
-        HttpError::Connect(e) => refused(e),
-        e => matches!(e, HttpError::Status { .. }),
-    }
-}
-
-fn worse(worst: Option<Lookup>, new: Lookup) -> Option<Lookup> {
-    match worst {
-        Some(w) if w.rank() >= new.rank() => Some(w),
-        _ => Some(new),
+fn worse(worst: &mut Option<Lookup>, new: Lookup) {
+    if worst.as_ref().is_none_or(|w| w.rank() < new.rank()) {
+        *worst = Some(new);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::{HttpError, MAX_HEAD};
+    use talk::Dialect;
+
+    fn connect(a: SocketAddr, e: ConnectError) -> Reason {
+        Reason::Address(a, AddrError::Connect(e))
+    }
+
+    fn http(a: SocketAddr, e: HttpError) -> Reason {
+        Reason::Address(a, AddrError::Answer(e.into()))
+    }
     use std::net::TcpListener;
 
     fn probe(target: &str, family: Family) -> Probe {
@@ -514,22 +548,23 @@ mod tests {
                 "only 2 of 3 addresses: 10.0.0.1, 10.0.0.2",
             ),
             (
-                Reason::Connect(a, ConnectError::Refused),
+                connect(a, ConnectError::Refused),
                 "connection refused (10.0.0.2:2181)",
             ),
             (
-                Reason::Connect(a, ConnectError::TimedOut(Duration::from_secs(1))),
+                connect(a, ConnectError::TimedOut(Duration::from_secs(1))),
                 "connect timed out after 1s (10.0.0.2:2181)",
             ),
             (
-                Reason::Connect(a, ConnectError::ToItself),
+                connect(a, ConnectError::ToItself),
                 "connected to itself (10.0.0.2:2181): nothing listens on that port",
             ),
             (
                 Reason::TooFewAccept {
                     have: 1,
                     want: 2,
-                    failure: Some((a, ConnectError::Refused)),
+                    failure: Some((a, AddrError::Connect(ConnectError::Refused))),
+                    talk: false,
                 },
                 "only 1 of 2 addresses accept connections; connection refused (10.0.0.2:2181)",
             ),
@@ -551,7 +586,7 @@ mod tests {
         drop(listener);
         // A new probe: the one above remembers that the address accepted.
         let mut p = probe(&format!("127.0.0.1:{port}"), Family::Both);
-        let want = Reason::Connect(
+        let want = connect(
             format!("127.0.0.1:{port}").parse().unwrap(),
             ConnectError::Refused,
         );
@@ -567,6 +602,7 @@ mod tests {
             have: 1,
             want: 2,
             failure,
+            talk: false,
         };
         // localhost has one IPv4 address here: 1 of 2, the listener accepted once.
         assert_eq!(p.attempt(), Outcome::NotReady(want(None)));
@@ -601,24 +637,30 @@ mod tests {
         let absent = [
             Reason::NoSuchName,
             Reason::NoAddress(Family::V4),
-            Reason::Connect(a, ConnectError::Refused),
-            Reason::Http(a, HttpError::Connect(ConnectError::Refused)),
-            Reason::Http(a, status),
-            Reason::File(FileError::Missing),
-            Reason::File(FileError::NotADirectory),
-            Reason::Unix(UnixError::Missing),
-            Reason::Unix(UnixError::Refused),
+            connect(a, ConnectError::Refused),
+            connect(a, ConnectError::Refused),
+            http(a, status),
+            Reason::Check(FileError::Missing.into()),
+            Reason::Check(FileError::NotADirectory.into()),
+            Reason::Check(UnixError::Missing.into()),
+            Reason::Check(UnixError::Refused.into()),
         ];
         let unknown = [
             Reason::ServerFailure,
             Reason::LookupFailed,
-            Reason::Connect(a, ConnectError::TimedOut(Duration::from_secs(1))),
-            Reason::Http(a, HttpError::NoResponse(Duration::from_secs(1))),
-            Reason::Http(a, HttpError::NotHttp),
-            Reason::Http(a, HttpError::TooLong),
-            Reason::File(FileError::Other(libc::EACCES)),
-            Reason::Unix(UnixError::TimedOut(Duration::from_secs(1))),
-            Reason::Unix(UnixError::Other(libc::EACCES)),
+            connect(a, ConnectError::TimedOut(Duration::from_secs(1))),
+            Reason::Address(
+                a,
+                AddrError::Answer(Said::new("no HTTP response within 1s")),
+            ),
+            http(a, HttpError::NotHttp),
+            Reason::Address(
+                a,
+                AddrError::Answer(Said::new("HTTP headers longer than 16 KiB")),
+            ),
+            Reason::Check(FileError::Other(libc::EACCES).into()),
+            Reason::Check(UnixError::TimedOut(Duration::from_secs(1)).into()),
+            Reason::Check(UnixError::Other(libc::EACCES).into()),
             Reason::NoAnswerYet,
         ];
         for r in absent {
@@ -632,11 +674,21 @@ mod tests {
     #[test]
     fn http_reasons_read_as_documented() {
         let a: SocketAddr = "10.0.0.2:8080".parse().unwrap();
-        let status = |phrase: &str, expected: Option<&str>| HttpError::Status {
-            code: 301,
-            phrase: phrase.into(),
-            expected: expected.map(String::from),
+        let status = |phrase: &str, expected: Option<&str>| {
+            http(
+                a,
+                HttpError::Status {
+                    code: 301,
+                    phrase: phrase.into(),
+                    expected: expected.map(String::from),
+                },
+            )
         };
+        let dialect = http::Http {
+            request: String::new(),
+            statuses: http::Statuses::default_set(),
+        };
+        let fault = |f| Reason::Address(a, AddrError::Answer(dialect.fault(f, b"")));
         let cases = [
             (
                 status("Moved Permanently", None),
@@ -648,17 +700,28 @@ mod tests {
                 "HTTP 301 not in 200-299 (10.0.0.2:8080)",
             ),
             (
-                HttpError::NoResponse(Duration::from_secs(1)),
+                fault(talk::Fault::TimedOut(Duration::from_secs(1))),
                 "no HTTP response within 1s (10.0.0.2:8080)",
             ),
-            (HttpError::NotHttp, "not an HTTP response (10.0.0.2:8080)"),
             (
-                HttpError::Connect(ConnectError::Refused),
+                fault(talk::Fault::Closed),
+                "connection closed before a complete HTTP response (10.0.0.2:8080)",
+            ),
+            (
+                fault(talk::Fault::TooLong(MAX_HEAD)),
+                "HTTP headers longer than 16 KiB (10.0.0.2:8080)",
+            ),
+            (
+                http(a, HttpError::NotHttp),
+                "not an HTTP response (10.0.0.2:8080)",
+            ),
+            (
+                connect(a, ConnectError::Refused),
                 "connection refused (10.0.0.2:8080)",
             ),
         ];
-        for (e, text) in cases {
-            assert_eq!(Reason::Http(a, e).to_string(), text);
+        for (reason, text) in cases {
+            assert_eq!(reason.to_string(), text);
         }
     }
 }

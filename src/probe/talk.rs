@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::tcp::{self, ConnectError};
@@ -76,6 +77,30 @@ pub trait Dialect: fmt::Debug + Send + Sync {
         })
     }
 }
+
+/// A target's dialect, shared by the clones of the target.
+#[derive(Clone, Debug)]
+pub struct Talk(Arc<dyn Dialect>);
+
+impl Talk {
+    pub fn new(dialect: Arc<dyn Dialect>) -> Talk {
+        Talk(dialect)
+    }
+
+    pub fn dialect(&self) -> &dyn Dialect {
+        &*self.0
+    }
+}
+
+/// Dialects are plain data whose Debug shows all of it, so equal Debug text is equal dialects
+/// (targets are compared in tests).
+impl PartialEq for Talk {
+    fn eq(&self, other: &Talk) -> bool {
+        format!("{:?}", self.0) == format!("{:?}", other.0)
+    }
+}
+
+impl Eq for Talk {}
 
 /// How a conversation ended without a judgement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,6 +9,8 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
+use super::talk::Said;
+
 /// Why a socket path did not count.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UnixError {
@@ -20,6 +22,16 @@ pub enum UnixError {
     TimedOut(Duration),
     /// Anything else, as an errno.
     Other(i32),
+}
+
+impl From<UnixError> for Said {
+    /// What proves nothing is there (for `--invert`), as opposed to not knowing.
+    fn from(e: UnixError) -> Said {
+        match e {
+            UnixError::Missing | UnixError::Refused => Said::absent(e.to_string()),
+            _ => Said::new(e.to_string()),
+        }
+    }
 }
 
 impl fmt::Display for UnixError {
