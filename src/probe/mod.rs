@@ -44,7 +44,13 @@ pub struct Service {
 
 /// The scheme table of the protocols spoken after a connect: adding a protocol is a module
 /// under `probe/` and a line here (`target` reads the URL, `talk` holds the conversation).
-pub const SERVICES: &[Service] = &[];
+pub const SERVICES: &[Service] = &[Service {
+    scheme: "grpc",
+    port: None,
+    user: false,
+    path: true,
+    dialect: grpc::dialect,
+}];
 
 /// What one attempt found.
 #[derive(Debug, PartialEq, Eq)]
