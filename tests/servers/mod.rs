@@ -92,7 +92,10 @@ pub fn command_as(program: &Path, owner: (u32, u32), log: &Path) -> Command {
     let mut c = Command::new(program);
     let out = std::fs::File::create(log).expect("create a server log");
     let err = out.try_clone().expect("dup the server log");
-    c.stdin(Stdio::null()).stdout(out).stderr(err).process_group(0);
+    c.stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0);
     if is_root() {
         // std drops root's supplementary groups (setgroups(0)) before setuid.
         c.uid(owner.0).gid(owner.1);
