@@ -143,9 +143,9 @@ fn json_line(level: Level, line: &Line<'_>, start: Instant, msg: &str) -> String
 /// Lines waiting for the writer; beyond this, lines are dropped.
 const QUEUE_LINES: usize = 1024;
 
-/// Installs the logger. `filter` is an env_logger filter, already checked by the cli; in JSON
-/// format env_logger only filters. If the writer thread cannot be started, lines are written
-/// directly, as where stderr never blocks.
+/// Installs the logger. `filter` is an env_filter filter (env_logger's syntax), already checked
+/// by the cli. If the writer thread cannot be started, lines are written directly, as where
+/// stderr never blocks.
 pub fn init(filter: &str, format: Format, start: Instant) {
     let direct = never_blocks(libc::STDERR_FILENO);
     if !direct {
@@ -158,19 +158,15 @@ pub fn init(filter: &str, format: Format, start: Instant) {
         start,
         colour,
     });
-    let mut builder = env_logger::Builder::new();
-    // Lines that do not come through `emit` (a dependency's, if one ever logs) look the same
-    // and take the same way out.
-    builder
-        .parse_filters(filter)
-        .format(|buf, record| match SETUP.get() {
-            Some(setup) => {
-                buf.write_all(text_line(record.level(), setup, *record.args()).as_bytes())
-            }
-            None => Ok(()),
-        });
-    builder.target(env_logger::Target::Pipe(Box::new(Out)));
-    builder.init();
+    let mut builder = env_filter::Builder::new();
+    // The cli parsed the same text already; a filter it refused never gets here.
+    let filter = match builder.try_parse(filter) {
+        Ok(builder) => builder.build(),
+        Err(_) => builder.build(),
+    };
+    log::set_max_level(filter.filter());
+    // Set once, for the life of the process: the logger is leaked on purpose.
+    let _ = log::set_logger(Box::leak(Box::new(Logger(filter))));
 }
 
 /// Whether writes to `fd` can never wait: /dev/null. Pipes, sockets and terminals can hold a
@@ -311,18 +307,23 @@ fn write_lines(q: &Queue) {
     }
 }
 
-/// env_logger's target: hands each formatted record to `out` (one `write_all` per record).
-struct Out;
+/// The `log` facade's logger: env_filter decides which lines pass (PRECHECK_LOG's syntax), and
+/// lines that do not come through `emit` (a dependency's, if one ever logs) look the same and
+/// take the same way out.
+struct Logger(env_filter::Filter);
 
-impl Write for Out {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        out(buf);
-        Ok(buf.len())
+impl log::Log for Logger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        self.0.enabled(metadata)
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+    fn log(&self, record: &log::Record<'_>) {
+        if let (true, Some(setup)) = (self.0.matches(record), SETUP.get()) {
+            out(text_line(record.level(), setup, *record.args()).as_bytes());
+        }
     }
+
+    fn flush(&self) {}
 }
 
 /// Writes one line to stderr where that cannot block; else queues it for the writer thread

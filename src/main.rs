@@ -15,7 +15,7 @@ use log::Level;
 use service_precheck::cli::{self, Action};
 use service_precheck::exit::Exit;
 use service_precheck::logging::{Line, emit};
-use service_precheck::plan::Deadline;
+use service_precheck::plan::{Deadline, Plan};
 use service_precheck::quote::quoted;
 use service_precheck::verdict::{End, Verdict};
 use service_precheck::{alloc, exec, logging, output, panic, runner, signals, sweep};
@@ -53,28 +53,17 @@ fn main() {
 
 fn run(config: &cli::Config, deadline: Option<Deadline>, start: Instant) -> Verdict {
     let plan = &config.plan;
-    let internal = |what: std::fmt::Arguments<'_>, reason: &dyn std::fmt::Display| {
-        let end = End::Internal {
-            target: None,
-            what: what.to_string(),
-            reason: Some(reason.to_string()),
-        };
-        Verdict::early(plan, end)
-    };
     // 2. Block SIGINT and SIGTERM before any thread exists (the log writer is the first), so
     //    every thread inherits the mask; they are read from a signalfd, never by a handler.
     let mask = signals::block();
     logging::init(&config.log_filter, config.log_format, start);
     let mask = match mask {
         Ok(mask) => mask,
-        Err(e) => return internal(format_args!("cannot block SIGINT and SIGTERM: {e}"), &e),
+        Err(e) => return internal(plan, "cannot block SIGINT and SIGTERM", &e),
     };
     let signals = match signals::Signals::open() {
         Ok(signals) => signals,
-        Err(e) => {
-            let msg = format_args!("cannot read SIGINT and SIGTERM (signalfd): {e}");
-            return internal(msg, &e);
-        }
+        Err(e) => return internal(plan, "cannot read SIGINT and SIGTERM (signalfd)", &e),
     };
 
     // 3. A first look at the TCP targets on IP literals from this thread (see `sweep`). When it
@@ -97,10 +86,10 @@ fn run(config: &cli::Config, deadline: Option<Deadline>, start: Instant) -> Verd
         });
         let waiter = match waiter {
             Ok(waiter) => waiter,
-            Err(e) => return internal(format_args!("cannot start the signal thread: {e}"), &e),
+            Err(e) => return internal(plan, "cannot start the signal thread", &e),
         };
         if let Err(e) = runner::start(pending, plan.probing, tx, stop.clone()) {
-            return internal(format_args!("cannot start a thread: {e}"), &e);
+            return internal(plan, "cannot start a thread", &e);
         }
         waiter
     };
@@ -166,4 +155,14 @@ fn become_command(
     logging::flush(LAST_LINES);
     verdict.end = End::NotRun(exec::exec(command, mask));
     verdict
+}
+
+/// An internal error before the wait: `what` failed with `e`.
+fn internal(plan: &Plan, what: &str, e: &std::io::Error) -> Verdict {
+    let end = End::Internal {
+        target: None,
+        what: format!("{what}: {e}"),
+        reason: Some(e.to_string()),
+    };
+    Verdict::early(plan, end)
 }

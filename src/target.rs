@@ -728,7 +728,7 @@ mod tests {
             (":80", "the host is empty"),
             (
                 "ftp://x",
-                "unknown scheme 'ftp://', expected dns://, tcp://, http://, file:// or unix://",
+                "unknown scheme 'ftp://', expected dns://, tcp://, http://, file://, unix://, mysql:// or zk://",
             ),
             ("a:b:c", "expected [IPV6]:PORT"),
             ("db\u{1b}[2J", "'\\u{1b}' is not allowed"),

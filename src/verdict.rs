@@ -99,13 +99,18 @@ impl Verdict {
         }
     }
 
-    /// The targets not ready, with the last reason each gave.
-    pub fn pending<'a>(&'a self, plan: &'a Plan) -> impl Iterator<Item = (&'a Target, Reason)> {
-        (plan.targets.iter())
+    /// The first `PENDING_LINES` targets not ready, with the last reason each gave, and how
+    /// many more there are.
+    pub fn pending<'a>(&'a self, plan: &'a Plan) -> (Vec<(&'a Target, Reason)>, usize) {
+        let shown: Vec<_> = (plan.targets.iter())
             .zip(&self.ready)
             .zip(&self.last)
             .filter(|((_, ready), _)| !**ready)
+            .take(PENDING_LINES)
             .map(|((t, _), r)| (t, r.as_deref().cloned().unwrap_or(Reason::NoAnswerYet)))
+            .collect();
+        let more = plan.targets.len() - self.ready_count() - shown.len();
+        (shown, more)
     }
 
     /// Writes the last log lines of a run that did not succeed (the waiting logs success as
@@ -113,18 +118,17 @@ impl Verdict {
     pub fn log(&self, plan: &Plan) {
         let words = Words::of(plan);
         let (n, of) = (self.ready_count(), plan.targets.len());
-        let pending_count = of - n;
         match &self.end {
             End::Ready => {}
             End::Deadline => {
                 let not = words.not;
-                for (target, reason) in self.pending(plan).take(PENDING_LINES) {
+                let (pending, more) = self.pending(plan);
+                for (target, reason) in pending {
                     let t = &target.spelling;
                     let line = Line::new("deadline").target(t).reason(&reason);
                     let msg = format_args!("{t}: {not} at the deadline: {reason}");
                     emit(Level::Error, line, msg);
                 }
-                let more = pending_count.saturating_sub(PENDING_LINES);
                 if more > 0 {
                     let msg = format_args!("and {more} more targets {not} at the deadline");
                     emit(Level::Error, Line::new("deadline"), msg);
@@ -138,10 +142,10 @@ impl Verdict {
                 emit(Level::Error, Line::new("deadline"), msg);
             }
             End::Signal(sig) => {
-                let mut pending: Vec<String> = (self.pending(plan).take(PENDING_LINES))
+                let (pending, more) = self.pending(plan);
+                let mut pending: Vec<String> = (pending.iter())
                     .map(|(t, r)| format!("{t} ({r})"))
                     .collect();
-                let more = pending_count.saturating_sub(PENDING_LINES);
                 if more > 0 {
                     pending.push(format!("and {more} more"));
                 }

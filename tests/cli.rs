@@ -1,4 +1,6 @@
 //! Runs the built binary the way users do: exit codes, log lines, exec, signals, namespaces.
+//! The binary is the static one ($SERVICE_PRECHECK_STATIC) where set, else cargo's, in the clean
+//! environment of tests/common `cmd`.
 //!
 //! Timing bounds are generous (seconds); synchronisation waits for the binary's own log lines.
 //! Names other than `localhost` and IP literals are resolved only inside `unshare --net --mount`
@@ -6,85 +8,22 @@
 //! Tests needing root or namespaces skip with a reason, except under CI=true where they fail.
 
 use std::ffi::OsStr;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::thread;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{Running, can_unshare, is_root, skip, unshare_flags};
-
-const BIN: &str = env!("CARGO_BIN_EXE_service-precheck");
-/// Far above anything a passing run needs; a hang fails instead of blocking the suite.
-const PATIENCE: Duration = Duration::from_secs(20);
-
-fn cmd(args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args).env_remove("PRECHECK_TARGETS");
-    for var in [
-        "PRECHECK_TIMEOUT",
-        "PRECHECK_INTERVAL",
-        "PRECHECK_CONNECT_TIMEOUT",
-        "PRECHECK_MIN_READY",
-        "PRECHECK_LOG",
-    ] {
-        c.env_remove(var);
-    }
-    c
-}
-
-fn output(mut c: Command) -> Output {
-    let child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the binary");
-    wait_output(child, PATIENCE)
-}
+use common::{
+    PATIENCE, Running, bin, can_unshare, clean, closed_port, cmd, host_bin, is_root, netns_cmd,
+    output, skip, wait_output,
+};
 
 fn run(args: &[&str]) -> Output {
-    output(cmd(args))
-}
-
-/// Like wait_with_output, but fails the test instead of hanging past `limit`.
-fn wait_output(mut child: Child, limit: Duration) -> Output {
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-    let out = thread::spawn(move || read_all(stdout.as_mut()));
-    let err = thread::spawn(move || read_all(stderr.as_mut()));
-    let status = wait_status(&mut child, limit);
-    Output {
-        status,
-        stdout: out.join().expect("stdout reader"),
-        stderr: err.join().expect("stderr reader"),
-    }
-}
-
-fn read_all(r: Option<&mut impl Read>) -> Vec<u8> {
-    let mut buf = Vec::new();
-    if let Some(r) = r {
-        let _ = r.read_to_end(&mut buf);
-    }
-    buf
-}
-
-fn wait_status(child: &mut Child, limit: Duration) -> ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("the binary did not exit within {limit:?}");
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
+    output(cmd(args), PATIENCE)
 }
 
 fn stderr(o: &Output) -> String {
@@ -106,43 +45,13 @@ fn assert_logged(o: &Output, text: &str) {
     assert!(err.contains(text), "stderr lacks {text:?}:\n{err}");
 }
 
-/// A loopback port with nothing listening on it (bound, then released).
-fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("local_addr").port()
-}
-
 /// The binary inside fresh network and mount namespaces with lo up and our own /etc/hosts,
 /// /etc/resolv.conf (a nameserver where nothing listens) and nsswitch.conf (`files` only).
-fn in_netns(name: &str, hosts: &str, args: &[&str]) -> Command {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("netns-{name}"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let files = [
-        (
-            "hosts",
-            format!("127.0.0.1 localhost\n::1 localhost\n{hosts}"),
-        ),
-        (
-            "resolv.conf",
-            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n".into(),
-        ),
-        ("nsswitch.conf", "hosts: files\n".into()),
-    ];
-    let mut script = String::from("set -e; ip link set lo up; ");
-    for (file, text) in &files {
-        let path = dir.join(file);
-        std::fs::write(&path, text).expect("write namespace file");
-        script.push_str(&format!("mount --bind '{}' /etc/{file}; ", path.display()));
-    }
-    script.push_str("exec \"$@\"");
-    let mut c = Command::new("unshare");
-    c.args(unshare_flags())
-        .args(["--", "sh", "-c", &script, "sh", BIN])
-        .args(args);
-    for var in ["PRECHECK_TARGETS", "PRECHECK_TIMEOUT", "PRECHECK_LOG"] {
-        c.env_remove(var);
-    }
-    c
+/// Runs `program` to the end.
+fn run_in_netns(name: &str, hosts: &str, program: &Path, args: &[&str]) -> Output {
+    let hosts = format!("127.0.0.1 localhost\n::1 localhost\n{hosts}");
+    let c = netns_cmd(&format!("netns-{name}"), &hosts, "files", program, args);
+    output(c, PATIENCE)
 }
 
 #[test]
@@ -180,18 +89,16 @@ fn usage_errors_exit_2_and_quote_the_input() {
         assert_code(&o, 2);
         assert_logged(&o, text);
     }
-    let mut c = cmd(&[]);
-    c.env("PRECHECK_INTERVAL", "1ms").arg("db");
-    let o = output(c);
+    let mut c = cmd(&["db"]);
+    c.env("PRECHECK_INTERVAL", "1ms");
+    let o = output(c, PATIENCE);
     assert_code(&o, 2);
     assert_logged(&o, "invalid value '1ms' for PRECHECK_INTERVAL");
 }
 
 #[test]
 fn non_utf8_arguments_are_usage_errors_not_panics() {
-    let mut c = cmd(&[]);
-    c.arg(OsStr::from_bytes(b"db\xff.ns"));
-    let o = output(c);
+    let o = output(cmd(&[OsStr::from_bytes(b"db\xff.ns")]), PATIENCE);
     assert_code(&o, 2);
     assert_logged(&o, "not valid UTF-8");
 }
@@ -200,7 +107,10 @@ fn non_utf8_arguments_are_usage_errors_not_panics() {
 fn localhost_and_port_checks_on_literals_are_ready() {
     // -4: this machine's /etc/hosts has no ::1 entry, and AAAA must not go out to its DNS.
     let (_l, target) = open_port();
-    let o = run(&["-4", "-t", "5s", "localhost", &target]);
+    let mut c = cmd(&["-4", "-t", "5s", "localhost", &target]);
+    // The colour check below needs NO_COLOR unset.
+    c.env_remove("NO_COLOR");
+    let o = output(c, PATIENCE);
     assert_code(&o, 0);
     assert_logged(&o, "localhost: ready after");
     assert_logged(&o, "ready: 2 of 2 targets");
@@ -233,12 +143,12 @@ fn targets_from_the_environment() {
     let mut c = cmd(&["-4", "localhost"]);
     c.env("PRECHECK_TARGETS", format!("{a}, {b}"))
         .env("PRECHECK_TIMEOUT", "5s");
-    let o = output(c);
+    let o = output(c, PATIENCE);
     assert_code(&o, 0);
     assert_logged(&o, "waiting for 3 targets (all must be ready), deadline 5s");
     let mut c = cmd(&["-4", "localhost"]);
     c.env("PRECHECK_TARGETS", format!("{a} db:http"));
-    let o = output(c);
+    let o = output(c, PATIENCE);
     assert_code(&o, 2);
     assert_logged(
         &o,
@@ -251,9 +161,12 @@ fn invalid_names_are_not_ready_with_the_reason() {
     if !can_unshare("invalid_names_are_not_ready_with_the_reason") {
         return;
     }
-    let o = output(in_netns(
+    // NXDOMAIN from /etc/hosts alone is glibc's (nsswitch `files`): the static musl binary
+    // always asks the nameserver after the file, and none answers here (tests/lab has one).
+    let o = run_in_netns(
         "invalid",
         "",
+        &host_bin(),
         &[
             "-t",
             "500ms",
@@ -262,7 +175,7 @@ fn invalid_names_are_not_ready_with_the_reason() {
             "no-such-service.invalid",
             "localhost",
         ],
-    ));
+    );
     assert_code(&o, 1);
     assert_logged(
         &o,
@@ -284,23 +197,24 @@ fn dns_min_counts_distinct_addresses_of_one_family() {
     // Two dual-stack "pods" (a duplicate line too), and a name with more IPv6 than IPv4.
     let hosts = "10.1.0.1 zk.ns\n10.1.0.2 zk.ns\n10.1.0.2 zk.ns\nfd00::1 zk.ns\nfd00::2 zk.ns\n\
                  10.1.1.1 v6more.ns\nfd00::1:1 v6more.ns\nfd00::1:2 v6more.ns\nfd00::1:3 v6more.ns\n";
-    let o = output(in_netns("min-ok", hosts, &["-t", "5s", "zk.ns?min=2"]));
+    let o = run_in_netns("min-ok", hosts, &bin(), &["-t", "5s", "zk.ns?min=2"]);
     assert_code(&o, 0);
     assert_logged(&o, "zk.ns?min=2: ready after");
     assert_logged(&o, "10.1.0.1, 10.1.0.2");
     // Two pods are four addresses in a dual-stack cluster, but never three pods.
-    let o = output(in_netns(
+    let o = run_in_netns(
         "min-short",
         hosts,
+        &bin(),
         &["-t", "300ms", "-i", "50ms", "zk.ns?min=3"],
-    ));
+    );
     assert_code(&o, 1);
     assert_logged(&o, "not ready: only 2 of 3 addresses: 10.1.0.1, 10.1.0.2");
-    let o = output(in_netns("v6more", hosts, &["-t", "5s", "v6more.ns?min=3"]));
+    let o = run_in_netns("v6more", hosts, &bin(), &["-t", "5s", "v6more.ns?min=3"]);
     assert_code(&o, 0);
     assert_logged(&o, "ready after");
     assert_logged(&o, "fd00::1:1, fd00::1:2, fd00::1:3");
-    let o = output(in_netns("v6-only", hosts, &["-6", "-t", "5s", "zk.ns"]));
+    let o = run_in_netns("v6-only", hosts, &bin(), &["-6", "-t", "5s", "zk.ns"]);
     assert_code(&o, 0);
     assert_logged(&o, "zk.ns: ready after");
     assert_logged(&o, "fd00::1");
@@ -309,8 +223,7 @@ fn dns_min_counts_distinct_addresses_of_one_family() {
 
 #[test]
 fn a_listener_that_starts_late_is_seen() {
-    let port = closed_port();
-    let target = format!("127.0.0.1:{port}");
+    let target = closed_port();
     let mut run = Running::start(cmd(&["-t", "15s", "-i", "20ms", &target]));
     run.wait_for(&format!("not ready: connection refused ({target})"));
     let _listener = TcpListener::bind(&target).expect("rebind the released port");
@@ -331,14 +244,14 @@ fn huge_durations_are_usage_errors_not_panics() {
         }
     }
     // Long but representable: a connect timeout of a century still ends at the deadline.
-    let target = format!("127.0.0.1:{}", closed_port());
+    let target = closed_port();
     let o = run(&["-t", "200ms", "--connect-timeout", "100y", &target]);
     assert_code(&o, 1);
 }
 
 #[test]
 fn a_port_that_never_opens_hits_the_deadline() {
-    let target = format!("127.0.0.1:{}", closed_port());
+    let target = closed_port();
     let start = Instant::now();
     let o = run(&["-t", "300ms", "-i", "50ms", &target]);
     assert_code(&o, 1);
@@ -415,7 +328,7 @@ fn quorum_and_any() {
     let b = TcpListener::bind("127.0.0.1:0").expect("bind");
     let ta = format!("127.0.0.1:{}", a.local_addr().expect("addr").port());
     let tb = format!("tcp://127.0.0.1:{}", b.local_addr().expect("addr").port());
-    let tc = format!("127.0.0.1:{}", closed_port());
+    let tc = closed_port();
     let o = run(&["-t", "10s", "--min-ready", "2", &ta, &tb, &tc]);
     assert_code(&o, 0);
     assert_logged(&o, "(2 of 3 must be ready)");
@@ -429,7 +342,7 @@ fn quorum_and_any() {
     assert_logged(&o, "2 of 3 targets ready, 3 needed");
     let mut c = cmd(&["-t", "300ms", &ta, &tc]);
     c.env("PRECHECK_MIN_READY", "1");
-    assert_code(&output(c), 0);
+    assert_code(&output(c, PATIENCE), 0);
 }
 
 fn open_port() -> (TcpListener, String) {
@@ -448,7 +361,7 @@ fn exec_passes_argv_byte_exact_and_the_exit_code() {
         OsStr::from_bytes(b"\xff-x"),
         OsStr::new("--"),
     ]);
-    let o = output(c);
+    let o = output(c, PATIENCE);
     assert_code(&o, 0);
     assert_eq!(o.stdout, b"[a b][][\xff-x][--]");
 
@@ -500,7 +413,7 @@ fn exec_failures_are_126_and_127() {
 fn the_command_never_runs_after_a_failure() {
     let marker = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("must-not-exist");
     let _ = std::fs::remove_file(&marker);
-    let target = format!("127.0.0.1:{}", closed_port());
+    let target = closed_port();
     let m = marker.to_str().expect("utf-8 temp path");
     let o = run(&["-t", "200ms", &target, "--", "touch", m]);
     assert_code(&o, 1);
@@ -538,7 +451,7 @@ fn exec_restores_the_signal_mask() {
 }
 
 fn signal_ends_the_wait(sig: i32, name: &str) {
-    let target = format!("127.0.0.1:{}", closed_port());
+    let target = closed_port();
     let mut run = Running::start(cmd(&["-i", "20ms", &target]));
     run.wait_for("not ready: connection refused");
     // SAFETY: kill with a live child's pid and a valid signal number.
@@ -572,9 +485,11 @@ fn signal_ends_the_wait_as_pid_1(sig: i32) {
         );
         return;
     }
-    let target = format!("127.0.0.1:{}", closed_port());
-    let mut c = Command::new("unshare");
-    c.args(["--pid", "--fork", "--", BIN, "-i", "20ms", &target]);
+    let target = closed_port();
+    let mut c = clean("unshare");
+    c.args(["--pid", "--fork", "--"])
+        .arg(bin())
+        .args(["-i", "20ms", &target]);
     let mut run = Running::start(c);
     run.wait_for("not ready: connection refused");
     let unshare = run.pid();
@@ -610,8 +525,9 @@ fn sigint_as_pid_1_exits_130() {
 fn colour_only_on_a_terminal_and_never_with_no_color() {
     // script(1) gives the binary a terminal for stderr.
     let script = |no_color: Option<&str>| {
-        let mut c = Command::new("script");
-        c.args(["-qec", &format!("{BIN} -4 localhost"), "/dev/null"]);
+        let mut c = clean("script");
+        let line = format!("{} -4 localhost", bin().display());
+        c.args(["-qec", &line, "/dev/null"]);
         c.env_remove("NO_COLOR");
         if let Some(v) = no_color {
             c.env("NO_COLOR", v);
@@ -641,14 +557,14 @@ fn quiet_and_verbose() {
     let o = run(&["-q", "-4", "localhost"]);
     assert_code(&o, 0);
     assert!(o.stderr.is_empty(), "{}", stderr(&o));
-    let target = format!("127.0.0.1:{}", closed_port());
+    let target = closed_port();
     let o = run(&["-v", "-t", "200ms", "-i", "50ms", &target]);
     assert_code(&o, 1);
     assert_logged(&o, "DEBUG");
     assert_logged(&o, &format!("{target}: attempt 2: connection refused"));
     let mut c = cmd(&["-4", "localhost"]);
     c.env("PRECHECK_LOG", "error");
-    let o = output(c);
+    let o = output(c, PATIENCE);
     assert_code(&o, 0);
     assert!(o.stderr.is_empty(), "{}", stderr(&o));
 }

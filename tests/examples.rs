@@ -17,6 +17,9 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 use service_precheck::{cli, target};
 
+mod common;
+use common::{PATH, bin, clean, closed_port};
+
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn repo() -> &'static Path {
@@ -467,18 +470,13 @@ fn run_shell_example(port: u16, wait: &str) -> std::process::Output {
         .arg(&server)
         .status()
         .expect("chmod");
-    let bin = Path::new(env!("CARGO_BIN_EXE_service-precheck"));
+    let bin = bin();
     let bin_dir = bin.parent().expect("the binary is in a directory");
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    Command::new("sh")
+    let path = format!("{}:{PATH}", bin_dir.display());
+    clean("sh")
         .arg(repo().join("examples/shell/start-server.sh"))
         .args(["--port", "8080"])
         .current_dir(&dir.0)
-        .env_clear()
         .env("PATH", path)
         .env("DB_HOST", "127.0.0.1")
         .env("DB_PORT", port.to_string())
@@ -502,11 +500,9 @@ fn shell_example_waits_then_execs_the_server() {
 
 #[test]
 fn shell_example_does_not_start_the_server_at_the_deadline() {
-    // Bind and drop: the port was free a moment ago and nothing listens on it now.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("binding a loopback port")
-        .port();
+    // The port was free a moment ago and nothing listens on it now.
+    let addr: std::net::SocketAddr = closed_port().parse().expect("an address");
+    let port = addr.port();
     let out = run_shell_example(port, "1s");
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(

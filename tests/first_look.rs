@@ -22,7 +22,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{PATIENCE, Running, bin, temp_dir};
+use common::{PATIENCE, Running, bin, clean, closed_port, cmd, temp_dir};
 
 /// Far below PATIENCE and far above what a passing run needs (some milliseconds).
 const BOUND: Duration = Duration::from_secs(5);
@@ -55,22 +55,13 @@ fn strace() -> Option<PathBuf> {
     program("strace", "first-look thread tests", "strace", &SAID)
 }
 
-/// The binary with `args`, none of the PRECHECK_* variables of the test's environment, no colour.
-fn cmd(args: &[String]) -> Command {
-    let mut c = Command::new(bin());
-    c.args(args).env_clear().env("NO_COLOR", "1");
-    c
-}
-
 /// The binary with `args` under `strace -f`, recording every clone and clone3 in `trace`.
 fn traced(strace: &Path, trace: &Path, args: &[String]) -> Command {
-    let mut c = Command::new(strace);
+    let mut c = clean(strace);
     c.args(["-f", "-qq", "-e", "trace=clone,clone3", "-o"])
         .arg(trace)
         .arg(bin())
-        .args(args)
-        .env_clear()
-        .env("NO_COLOR", "1");
+        .args(args);
     c
 }
 
@@ -133,12 +124,6 @@ fn target(l: &TcpListener) -> String {
     l.local_addr()
         .expect("a bound listener has an address")
         .to_string()
-}
-
-/// A port on 127.0.0.1 where nothing listens (bound, then closed again).
-fn closed_port() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    target(&l)
 }
 
 /// A listener whose accept queue is full: a connect to it hangs (the kernel drops the SYN).
@@ -380,18 +365,16 @@ fn a_pending_signal_decides_a_hanging_look_without_threads() {
     let block_and_raise = "use POSIX; sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGTERM)) \
         or die qq(sigprocmask: $!); kill(q(TERM), $$) or die qq(kill: $!); exec(@ARGV) \
         or die qq(exec: $!)";
-    let mut c = Command::new(strace);
+    let mut c = clean(strace);
     c.args(["-f", "-qq", "-e", "trace=clone,clone3", "-o"])
         .arg(&trace)
         .arg(perl)
         .args(["-e", block_and_raise])
         .arg(bin())
         .args(["--connect-timeout", "30s", &hanging.addr.to_string()])
-        .env_clear()
         // Nothing logged, so no log writer either (a_pending_signal_ends_a_hanging_first_look
         // checks the line).
-        .env("PRECHECK_LOG", "off")
-        .env("NO_COLOR", "1");
+        .env("PRECHECK_LOG", "off");
     let run = run_to_file(c, &dir.join("stderr"));
     let (n, text) = clones(&trace);
     let log = &run.log;

@@ -14,14 +14,15 @@ use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::panic::{self, AssertUnwindSafe};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use service_precheck::cli::{self, Action};
 use service_precheck::quote::quoted;
 use service_precheck::target::{Host, Kind};
+
+mod common;
+use common::{bin, cmd, output};
 
 const SEED: u64 = 0x5eed_0008_2026;
 const CASES: usize = 4000;
@@ -599,38 +600,6 @@ fn check_config(config: &cli::Config) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs the binary; a usage error ends it at once, so after 10 s it is killed and reported.
-fn run_bounded(mut c: Command) -> std::process::Output {
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the binary");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut stderr, &mut buf);
-        buf
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if start.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            break child.wait().expect("wait after kill");
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    };
-    std::process::Output {
-        status,
-        stdout: Vec::new(),
-        stderr: reader.join().expect("stderr reader"),
-    }
-}
-
 /// The case being checked, for the panic hook: a panic must name its input.
 static CURRENT: Mutex<String> = Mutex::new(String::new());
 static LAST_PANIC: Mutex<String> = Mutex::new(String::new());
@@ -719,10 +688,6 @@ fn the_grammar_never_panics_and_every_error_quotes_its_input() {
         "the generator lost its balance: {ok} ok, {errors} errors"
     );
     // The binary on rejected inputs: the same parser decides, so it must end with 2 at once.
-    let bin = match std::env::var_os("SERVICE_PRECHECK_STATIC") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => PathBuf::from(env!("CARGO_BIN_EXE_service-precheck")),
-    };
     let step = (rejected.len() / BINARY_RUNS).max(1);
     let mut binary_failures = Vec::new();
     for &n in rejected.iter().step_by(step).take(BINARY_RUNS) {
@@ -732,12 +697,15 @@ fn the_grammar_never_panics_and_every_error_quotes_its_input() {
         if case.args.iter().any(|a| has_nul(a)) || case.env.iter().any(|(_, v)| has_nul(v)) {
             continue;
         }
-        let mut c = Command::new(&bin);
-        c.args(&case.args).env_clear();
+        let mut c = cmd(&case.args);
         for (k, v) in &case.env {
             c.env(k, v);
         }
-        let o = run_bounded(c);
+        // A usage error ends the binary at once; a hang fails after 10 s, and the panic hook
+        // names the case.
+        *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) =
+            format!("binary, case {n}: {}", show(case));
+        let o = output(c, Duration::from_secs(10));
         let err = String::from_utf8_lossy(&o.stderr);
         let raw = err
             .split('\n')
@@ -751,6 +719,7 @@ fn the_grammar_never_panics_and_every_error_quotes_its_input() {
             ));
         }
     }
+    CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clear();
     let first = |list: &[String]| list.iter().take(12).cloned().collect::<Vec<_>>().join("\n");
     assert!(
         failures.is_empty() && binary_failures.is_empty(),
@@ -759,7 +728,179 @@ fn the_grammar_never_panics_and_every_error_quotes_its_input() {
         failures.len(),
         first(&failures),
         binary_failures.len(),
-        bin.display(),
+        bin().display(),
         first(&binary_failures),
+    );
+}
+
+// The mysql:// and zk:// judges on random and mutated answers: no panic, a conversation that
+// always ends within its byte limit, and never ready on bytes that are not a ready answer.
+
+use service_precheck::probe::talk::{Dialect, Step};
+
+/// Real answers to mutate: a MariaDB greeting with the replies to the login, first-packet errors,
+/// an auth switch; ZooKeeper's srvr answers.
+const MYSQL_GREETING: &[u8] =
+    b"d\x00\x00\x00\n5.5.5-10.11.19-MariaDB-0+deb12u1\x00\x03\x00\x00\x00\
+    {bWnEN7i\x00\xfe\xf7\x08\x02\x00\xff\x81\x15\x00\x00\x00\x00\x00\x00\x1d\x00\x00\x00\
+    *5i3_ghTKZb\\\x00mysql_native_password\x00";
+const MYSQL_REPLIES: &[&[u8]] = &[
+    b"S\x00\x00\x02\xff\x15\x04#28000Access denied for user 'service-precheck'@'localhost' \
+      (using password: NO)",
+    b"\x07\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00",
+    b"\x1d\x00\x00\x02\xff\x10\x04#08004Too many connections",
+    b",\x00\x00\x02\xfemysql_native_password\x00o3Kc0ay\\BuIJu3=tV/'t\x00",
+    b"\x02\x00\x00\x04\x01\x03",
+    b"\x02\x00\x00\x04\x01\x04",
+];
+const MYSQL_FIRST_ERR: &[u8] = b"\x17\x00\x00\x00\xff\x10\x04Too many connections";
+const ZK_ANSWERS: &[&[u8]] = &[
+    b"Zookeeper version: 3.8.0-${mvngit.commit.id}, built on 2023-03-15 08:19 UTC\n\
+      Latency min/avg/max: 0/0.0/0\nReceived: 1\nSent: 0\nConnections: 1\nOutstanding: 0\n\
+      Zxid: 0x0\nMode: follower\nNode count: 5\n",
+    b"This ZooKeeper instance is not currently serving requests\n",
+    b"srvr is not executed because it is not in the whitelist.\n",
+    b"READ-ONLY mode; serving only read-only clients\nMode: read-only\n",
+];
+
+fn mutate_bytes(rng: &mut Rng, bytes: &mut Vec<u8>) {
+    for _ in 0..rng.below(5) {
+        let at = rng.below(bytes.len() + 1);
+        match rng.below(7) {
+            0 => bytes.insert(at, rng.next() as u8),
+            1 if at < bytes.len() => {
+                bytes.remove(at);
+            }
+            2 if at < bytes.len() => bytes[at] = rng.next() as u8,
+            3 => bytes.truncate(at),
+            4 if at < bytes.len() => bytes[at] = *rng.pick(&[0, 0xff, 0xfe, 0x01, b'\n', 10]),
+            5 if bytes.len() > 1 => {
+                let from = rng.below(bytes.len());
+                let to = (from + rng.below(64)).min(bytes.len());
+                let slice = bytes[from..to].to_vec();
+                bytes.splice(at..at, slice);
+            }
+            _ => bytes.extend((0..rng.below(32)).map(|_| rng.next() as u8)),
+        }
+    }
+}
+
+/// Feeds `answer` to `dialect` in random pieces, as the shared loop would (Sends counted, the
+/// close judged last): the verdict, or None when it wanted more at the close.
+fn converse(rng: &mut Rng, dialect: &dyn Dialect, answer: &[u8]) -> Option<Result<(), String>> {
+    let limit = dialect.limit();
+    let (mut len, mut sent) = (0, 0);
+    loop {
+        let closed = len == answer.len();
+        match dialect.judge(&answer[..len.min(limit)], sent, closed) {
+            Step::Done(r) => return Some(r.map_err(|s| s.to_string())),
+            Step::Send(_) => {
+                sent += 1;
+                assert!(sent < 64, "endless Sends");
+            }
+            Step::More if closed || len >= limit => {
+                let _ = dialect.last_words(&answer[..len.min(limit)], sent);
+                return None;
+            }
+            Step::More => len = (len + 1 + rng.below(40)).min(answer.len()),
+        }
+    }
+}
+
+/// Whether bytes hold a ready answer, checked independently of the judge.
+type Oracle = fn(&[u8]) -> bool;
+
+/// Whether `heard` holds a ready MySQL answer, checked independently of the judge: a framed
+/// protocol-10 greeting, then a framed OK or an ERR 1045/1698 among the packets after it.
+fn mysql_ready(heard: &[u8]) -> bool {
+    let mut packets = Vec::new();
+    let mut rest = heard;
+    while rest.len() >= 4 {
+        let len = rest[0] as usize | (rest[1] as usize) << 8 | (rest[2] as usize) << 16;
+        if rest.len() < 4 + len {
+            break;
+        }
+        packets.push(&rest[4..4 + len]);
+        rest = &rest[4 + len..];
+    }
+    let greeting = packets.first().is_some_and(|p| p.first() == Some(&10));
+    let replied = packets.iter().skip(1).any(|p| {
+        matches!(
+            p,
+            [0x00, ..] | [0xff, 0x15, 0x04, ..] | [0xff, 0xa2, 0x06, ..]
+        )
+    });
+    greeting && replied
+}
+
+/// Whether `heard` holds a complete `Mode:` line of a serving member.
+fn zk_ready(heard: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(heard);
+    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    let modes = ["leader", "follower", "standalone", "observer"];
+    complete.lines().any(|l| {
+        let l = l.strip_suffix('\r').unwrap_or(l);
+        l.strip_prefix("Mode: ").is_some_and(|m| modes.contains(&m))
+    })
+}
+
+#[test]
+fn protocol_judges_never_panic_nor_call_garbage_ready() {
+    let seed = std::env::var("FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(SEED);
+    let mut rng = Rng::new(seed);
+    let mysql = service_precheck::probe::mysql::dialect(None, None);
+    let zk = service_precheck::probe::zookeeper::dialect(None, None);
+    let (mut ready, mut reasons) = (0, 0);
+    for case in 0..6000 {
+        let is_mysql = case % 2 == 0;
+        let mut answer = if !rng.chance(90) {
+            (0..rng.below(300)).map(|_| rng.next() as u8).collect()
+        } else if is_mysql && rng.chance(10) {
+            MYSQL_FIRST_ERR.to_vec()
+        } else if is_mysql {
+            let mut a = MYSQL_GREETING.to_vec();
+            for _ in 0..1 + rng.below(3) {
+                let reply: &&[u8] = rng.pick(MYSQL_REPLIES);
+                a.extend_from_slice(reply);
+            }
+            a
+        } else {
+            (*rng.pick(ZK_ANSWERS)).to_vec()
+        };
+        if rng.chance(70) {
+            mutate_bytes(&mut rng, &mut answer);
+        }
+        let (dialect, valid): (&dyn Dialect, Oracle) = if is_mysql {
+            (&*mysql, mysql_ready)
+        } else {
+            (&*zk, zk_ready)
+        };
+        match converse(&mut rng, dialect, &answer) {
+            Some(Ok(())) => {
+                ready += 1;
+                assert!(
+                    valid(&answer[..answer.len().min(dialect.limit())]),
+                    "seed {seed} case {case}: ready on {answer:?}"
+                );
+            }
+            Some(Err(text)) => {
+                reasons += 1;
+                let name = dialect.name();
+                assert!(text.starts_with(&format!("{name}: ")), "{text}");
+                assert!(
+                    text.chars().all(|c| (' '..='~').contains(&c)),
+                    "seed {seed} case {case}: unprintable reason {text:?}"
+                );
+            }
+            None => {}
+        }
+    }
+    eprintln!("protocol fuzz seed {seed}: {ready} ready, {reasons} reasons of 6000");
+    assert!(
+        ready > 300 && reasons > 1000,
+        "{ready} ready, {reasons} reasons"
     );
 }

@@ -199,7 +199,7 @@ fn blocked_stderr_run(test: &str, extra: &[&str], targets: usize) {
                 .stderr(Stdio::from(write));
             let mut child = Reaped(c.spawn().expect("spawn"));
             drop(c);
-            let status = wait_until(&mut child, Duration::from_secs(3));
+            let status = exit_within(&mut child, Duration::from_secs(3));
             let took = start.elapsed();
             let full = unread(&read) >= pipe_size(&read) - 1024;
             if status.is_none() {
@@ -253,7 +253,7 @@ fn sigterm_with_blocked_stderr_is_answered() {
         assert!(wait_full(&read, &mut child, 1024), "stderr never filled up");
         let sent = Instant::now();
         kill(child.id() as i32, libc::SIGTERM);
-        let status = wait_until(&mut child, Duration::from_secs(2));
+        let status = exit_within(&mut child, Duration::from_secs(2));
         let took = sent.elapsed();
         if status.is_none() {
             let _ = child.kill();

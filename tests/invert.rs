@@ -6,18 +6,15 @@
 //! Synchronisation waits for the binary's own log lines; time bounds are generous. Only loopback
 //! and `localhost` with -4 are used outside a network namespace of our own.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::Duration;
 
 mod common;
+use common::fake::{Fake, Step, http};
 use common::*;
 
 /// Blocks until `target` was found still there (`what`) on the first attempt and on the
@@ -27,26 +24,16 @@ fn still_there(run: &mut Running, target: &str, what: &str, n: u32) {
     run.wait_for(&format!("{target}: attempt {n}: still ready: {what}"));
 }
 
-/// The binary with `--invert` and these arguments, in a clean environment.
-fn cmd(args: &[&str]) -> Command {
-    let mut c = Command::new(bin());
-    c.arg("--invert")
-        .args(args)
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("NO_COLOR", "1");
+/// The binary with `--invert` and these arguments, in the clean environment of `cmd`.
+fn invert(args: &[&str]) -> Command {
+    let mut c = cmd(&["--invert"]);
+    c.args(args);
     c
 }
 
 /// Runs to the end.
 fn run(args: &[&str]) -> Finished {
-    Running::start(cmd(args)).finish()
-}
-
-/// A loopback port with nothing listening on it (bound, then released).
-fn closed_port() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("local_addr").to_string()
+    Running::start(invert(args)).finish()
 }
 
 fn open_port() -> (TcpListener, String) {
@@ -104,7 +91,7 @@ fn a_closed_port_is_gone_at_once() {
 #[test]
 fn a_listener_is_asked_every_time_until_it_closes() {
     let (listener, target) = open_port();
-    let mut run = Running::start(cmd(&["-v", "-i", "50ms", "-t", "15s", &target]));
+    let mut run = Running::start(invert(&["-v", "-i", "50ms", "-t", "15s", &target]));
     // The first attempt too: a listener up is no reason to count (no shortcut for literals).
     still_there(&mut run, &target, &target, 3);
     // Each "still ready" was a new connection: nothing is remembered from before.
@@ -151,72 +138,27 @@ fn a_connect_that_never_completes_never_counts() {
         ));
 }
 
-/// What the test server does with a connection, after reading the request head.
-#[derive(Clone, Debug)]
-enum Answer {
-    Status(u16, &'static str),
-    /// Holds the connection open and sends nothing.
-    Silent,
-    Garbage,
+/// A server that reads a request head and then sends nothing until the client closes.
+fn silent() -> Vec<Step> {
+    vec![Step::read_until("\r\n\r\n"), Step::Silent]
 }
 
-/// A tiny HTTP/1.1 server on loopback; `set` changes its answer.
-struct Server {
-    addr: SocketAddr,
-    answer: Arc<Mutex<Answer>>,
-}
-
-impl Server {
-    fn start(answer: Answer) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the server");
-        let addr = listener.local_addr().expect("local_addr");
-        let answer = Arc::new(Mutex::new(answer));
-        let shared = answer.clone();
-        thread::spawn(move || {
-            for conn in listener.incoming().flatten() {
-                let answer = shared.lock().expect("answer lock").clone();
-                thread::spawn(move || serve(conn, answer));
-            }
-        });
-        Server { addr, answer }
-    }
-
-    fn set(&self, answer: Answer) {
-        *self.answer.lock().expect("answer lock") = answer;
-    }
-}
-
-fn serve(mut conn: TcpStream, answer: Answer) {
-    let mut head = Vec::new();
-    let mut byte = [0u8];
-    while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
-        match conn.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => return,
-        }
-    }
-    let _ = match answer {
-        Answer::Status(code, phrase) => write!(
-            conn,
-            "HTTP/1.1 {code} {phrase}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        ),
-        Answer::Silent => {
-            // Until the client gives up and closes.
-            let _ = conn.read(&mut byte);
-            Ok(())
-        }
-        Answer::Garbage => conn.write_all(b"SSH-2.0-OpenSSH_9.6\r\n"),
-    };
+/// A server that reads a request head and answers something that is not HTTP.
+fn garbage() -> Vec<Step> {
+    vec![
+        Step::read_until("\r\n\r\n"),
+        Step::send("SSH-2.0-OpenSSH_9.6\r\n"),
+    ]
 }
 
 #[test]
 fn http_200_is_not_gone_until_it_turns_503() {
-    let server = Server::start(Answer::Status(200, "OK"));
+    let server = Fake::start(http(200, "OK"));
     let addr = server.addr;
     let target = format!("http://{addr}/ready");
-    let mut run = Running::start(cmd(&["-v", "-i", "20ms", "-t", "15s", &target]));
+    let mut run = Running::start(invert(&["-v", "-i", "20ms", "-t", "15s", &target]));
     still_there(&mut run, &target, &addr.to_string(), 2);
-    server.set(Answer::Status(503, "Service Unavailable"));
+    server.set(http(503, "Service Unavailable"));
     run.wait_for(&format!("{target}: gone after"));
     run.finish()
         .code(0)
@@ -227,12 +169,12 @@ fn http_200_is_not_gone_until_it_turns_503() {
 #[test]
 fn http_status_sets_decide_what_is_gone() {
     // 503 is in the set: the service is still "ready" by its own definition.
-    let server = Server::start(Answer::Status(503, "Service Unavailable"));
+    let server = Fake::start(http(503, "Service Unavailable"));
     let addr = server.addr;
     let target = format!("http://{addr}/#status=500-599");
-    let mut waiting = Running::start(cmd(&["-v", "-i", "20ms", "-t", "15s", &target]));
+    let mut waiting = Running::start(invert(&["-v", "-i", "20ms", "-t", "15s", &target]));
     still_there(&mut waiting, &target, &addr.to_string(), 2);
-    server.set(Answer::Status(200, "OK"));
+    server.set(http(200, "OK"));
     waiting.wait_for(&format!("{target}: gone after"));
     waiting
         .finish()
@@ -240,7 +182,7 @@ fn http_status_sets_decide_what_is_gone() {
         .logged(&format!("s: HTTP 200 not in 500-599 ({addr})"));
 
     // Without a set 302 is in 200-399 (not gone); with `#status=200` it is outside (gone).
-    server.set(Answer::Status(302, "Found"));
+    server.set(http(302, "Found"));
     let plain = format!("http://{addr}/");
     run(&["-i", "50ms", "-t", "500ms", &plain])
         .code(1)
@@ -266,8 +208,8 @@ fn http_refused_is_gone() {
 }
 
 /// A server that misbehaves never counts as gone: exit 1 at the deadline with `reason`.
-fn never_gone(answer: Answer, reason: &str) {
-    let server = Server::start(answer);
+fn never_gone(script: Vec<Step>, reason: &str) {
+    let server = Fake::start(script);
     let target = format!("http://{}/", server.addr);
     let args = [
         "--connect-timeout",
@@ -289,12 +231,12 @@ fn never_gone(answer: Answer, reason: &str) {
 
 #[test]
 fn http_that_accepts_and_never_answers_is_never_gone() {
-    never_gone(Answer::Silent, "no HTTP response within 300ms");
+    never_gone(silent(), "no HTTP response within 300ms");
 }
 
 #[test]
 fn http_garbage_is_never_gone() {
-    never_gone(Answer::Garbage, "not an HTTP response");
+    never_gone(garbage(), "not an HTTP response");
 }
 
 /// A fresh directory for one test, readable by everyone (one test runs the binary as nobody).
@@ -304,7 +246,7 @@ fn a_file_is_not_gone_until_removed() {
     let file = dir.join("old.pid");
     std::fs::write(&file, "").expect("write");
     let target = format!("file://{}", text(&file));
-    let mut run = Running::start(cmd(&["-v", "-i", "20ms", "-t", "15s", &target]));
+    let mut run = Running::start(invert(&["-v", "-i", "20ms", "-t", "15s", &target]));
     still_there(&mut run, &target, text(&file), 2);
     std::fs::remove_file(&file).expect("remove");
     run.wait_for(&format!("{target}: gone after"));
@@ -338,24 +280,12 @@ fn a_permission_error_is_never_gone() {
     // No file inside: were the path readable, it would be gone.
     let target = format!("file://{}/file", text(&locked));
     let args = ["--invert", "-i", "50ms", "-t", "500ms", &target];
-    let mut c = cmd(&args[1..]);
-    // Root passes every permission check: run the binary as nobody instead, from a copy that
-    // nobody may execute wherever the build directory is.
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        let copy = dir.join("service-precheck");
-        std::fs::copy(bin(), &copy).expect("copy the binary");
-        let mode = std::fs::Permissions::from_mode(0o755);
-        std::fs::set_permissions(&copy, mode).expect("chmod");
-        let mut as_nobody = Command::new(&copy);
-        as_nobody.args(args);
-        as_nobody
-            .env_clear()
-            .env("NO_COLOR", "1")
-            .uid(65534)
-            .gid(65534);
-        c = as_nobody;
-    }
+    // Root passes every permission check: run the binary as nobody instead.
+    let c = if is_root() {
+        cmd_as_nobody(&dir, &args)
+    } else {
+        cmd(&args)
+    };
     let done = Running::start(c).finish();
     let _ = std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755));
     let _ = std::fs::remove_dir_all(&dir);
@@ -370,7 +300,7 @@ fn a_unix_socket_is_not_gone_until_removed() {
     let path = dir.join("app.sock");
     let _listener = UnixListener::bind(&path).expect("bind");
     let target = format!("unix://{}", text(&path));
-    let mut run = Running::start(cmd(&["-v", "-i", "20ms", "-t", "15s", &target]));
+    let mut run = Running::start(invert(&["-v", "-i", "20ms", "-t", "15s", &target]));
     still_there(&mut run, &target, text(&path), 2);
     // The listener stays open: only the path is gone, as when a new instance unlinks it.
     std::fs::remove_file(&path).expect("remove the socket");
@@ -446,33 +376,15 @@ fn localhost_is_never_gone() {
 /// nsswitch.conf `hosts:` line (musl ignores it and always asks DNS after the file; glibc
 /// follows it).
 fn in_netns(name: &str, hosts: &str, nsswitch: &str, args: &[&str]) -> Command {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("invert-netns-{name}"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let files = [
-        ("hosts", format!("127.0.0.1 localhost\n{hosts}")),
-        (
-            "resolv.conf",
-            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n".into(),
-        ),
-        ("nsswitch.conf", format!("hosts: {nsswitch}\n")),
-    ];
-    let mut script = String::from("set -e; ip link set lo up; ");
-    for (file, text) in &files {
-        let path = dir.join(file);
-        std::fs::write(&path, text).expect("write namespace file");
-        script.push_str(&format!("mount --bind '{}' /etc/{file}; ", path.display()));
-    }
-    script.push_str("exec \"$@\"");
-    let mut c = Command::new("unshare");
-    c.args(unshare_flags())
-        .args(["--", "sh", "-c", &script, "sh"])
-        .arg(bin())
-        .arg("--invert")
-        .args(args)
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("NO_COLOR", "1");
-    c
+    let hosts = format!("127.0.0.1 localhost\n{hosts}");
+    let args = [&["--invert"], args].concat();
+    netns_cmd(
+        &format!("invert-netns-{name}"),
+        &hosts,
+        nsswitch,
+        &bin(),
+        &args,
+    )
 }
 
 #[test]
@@ -555,7 +467,7 @@ fn the_command_runs_only_after_gone() {
 #[test]
 fn sigterm_exits_143() {
     let (_listener, up) = open_port();
-    let mut run = Running::start(cmd(&["-i", "20ms", &up]));
+    let mut run = Running::start(invert(&["-i", "20ms", &up]));
     run.wait_for(&format!("{up}: not gone: still ready"));
     run.signal(libc::SIGTERM);
     run.finish().code(143).logged(&format!(

@@ -2,56 +2,22 @@
 //! (with serde_json, a real parser), carries the documented fields, and hostile strings (ESC,
 //! quotes, backslashes, U+2028, bidi overrides) come out escaped, never raw.
 //!
-//! Only `localhost` (with -4) and loopback ports: nothing reaches a resolver.
+//! Only `localhost` (with -4) and loopback ports: nothing reaches a resolver. The binary is the
+//! static one ($SERVICE_PRECHECK_STATIC) where set, in the clean environment of tests/common.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_service-precheck");
-const PATIENCE: Duration = Duration::from_secs(20);
-
-fn cmd(args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args);
-    for var in [
-        "PRECHECK_TARGETS",
-        "PRECHECK_TIMEOUT",
-        "PRECHECK_INTERVAL",
-        "PRECHECK_CONNECT_TIMEOUT",
-        "PRECHECK_MIN_READY",
-        "PRECHECK_LOG",
-        "PRECHECK_LOG_FORMAT",
-        "NO_COLOR",
-    ] {
-        c.env_remove(var);
-    }
-    c.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    c
-}
+mod common;
+use common::{PATIENCE, closed_port, cmd, output};
 
 /// Runs to the end, failing instead of hanging past PATIENCE.
-fn run(mut c: Command) -> Output {
-    let child = c.spawn().expect("spawn the binary");
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    rx.recv_timeout(PATIENCE)
-        .expect("the binary did not exit in time")
-        .expect("wait for the binary")
-}
-
-fn closed_port() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    format!("127.0.0.1:{}", l.local_addr().expect("addr").port())
+fn run(c: Command) -> Output {
+    output(c, PATIENCE)
 }
 
 /// Every stderr line as a JSON object with the fields every event has; panics otherwise.
@@ -210,6 +176,9 @@ fn hostile_strings_are_escaped_in_json_and_in_text() {
 fn a_signal_is_a_json_event() {
     let closed = closed_port();
     let mut child = cmd(&["--log-format", "json", "-i", "20ms", &closed])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
     let err = child.stderr.take().expect("piped stderr");

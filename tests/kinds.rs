@@ -1,28 +1,17 @@
 //! http://, file:// and unix:// targets against real servers, files and sockets on loopback.
 //!
-//! The HTTP server is our own (`Server` below): its behaviour changes while the binary waits, and
+//! The HTTP server is our own (tests/common/fake.rs): its behaviour changes while the binary waits, and
 //! it records every request it reads. Synchronisation waits for the binary's own log lines; the
 //! timing bounds are generous. Only loopback addresses and `localhost` with -4 are used.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
-use std::os::unix::process::CommandExt;
-use std::process::Command;
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::Duration;
 
 mod common;
+use common::fake::{Fake, Step, http};
 use common::*;
-
-fn cmd(args: &[&str]) -> Command {
-    let mut c = Command::new(bin());
-    c.args(args).env_clear().env("NO_COLOR", "1");
-    c
-}
 
 /// Runs to the end: the exit code and the log.
 fn run(args: &[&str]) -> (Option<i32>, String) {
@@ -30,123 +19,38 @@ fn run(args: &[&str]) -> (Option<i32>, String) {
     (status.code(), log)
 }
 
-/// What the test server does with a connection, after reading the request head.
-#[derive(Clone, Debug)]
-enum Answer {
-    Status(u16, &'static str),
-    /// Holds the connection open and sends nothing.
-    Silent,
-    Garbage,
-    /// A status line, then one header that never ends.
-    EndlessHeader,
-    /// A status line, then a byte every 50 ms, for ever.
-    Trickle,
+/// What connection `n` of `server` sent in its first read step (the request head), waiting
+/// for it.
+fn head_sent(server: &Fake, n: usize) -> String {
+    String::from_utf8_lossy(&server.read(n, 0)).into_owned()
 }
 
-/// A tiny HTTP/1.1 server on loopback; `set` changes its answer, `requests` lists what it read.
-struct Server {
-    addr: SocketAddr,
-    answer: Arc<Mutex<Answer>>,
-    requests: Receiver<String>,
+/// Reads the request head, then the `answer` steps.
+fn after_head(answer: Vec<Step>) -> Vec<Step> {
+    let mut script = vec![Step::read_until("\r\n\r\n")];
+    script.extend(answer);
+    script
 }
 
-impl Server {
-    fn start(bind: &str, answer: Answer) -> std::io::Result<Server> {
-        let listener = TcpListener::bind(bind)?;
-        let addr = listener.local_addr()?;
-        let answer = Arc::new(Mutex::new(answer));
-        let (tx, requests) = mpsc::channel();
-        let shared = answer.clone();
-        thread::spawn(move || {
-            for conn in listener.incoming().flatten() {
-                let answer = shared.lock().expect("answer lock").clone();
-                let tx = tx.clone();
-                thread::spawn(move || serve(conn, answer, &tx));
-            }
-        });
-        Ok(Server {
-            addr,
-            answer,
-            requests,
-        })
-    }
-
-    fn set(&self, answer: Answer) {
-        *self.answer.lock().expect("answer lock") = answer;
-    }
-
-    /// The first request read, within PATIENCE.
-    fn request(&self) -> String {
-        self.requests
-            .recv_timeout(PATIENCE)
-            .expect("the server read no request")
-    }
-}
-
-fn serve(mut conn: TcpStream, answer: Answer, requests: &mpsc::Sender<String>) {
-    let mut head = Vec::new();
-    let mut byte = [0u8];
-    while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
-        match conn.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => return,
-        }
-    }
-    let _ = requests.send(String::from_utf8_lossy(&head).into_owned());
-    let _ = match answer {
-        Answer::Status(code, phrase) => write!(
-            conn,
-            "HTTP/1.1 {code} {phrase}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        ),
-        Answer::Silent => {
-            // Until the client gives up and closes.
-            let _ = conn.read(&mut byte);
-            Ok(())
-        }
-        Answer::Garbage => conn.write_all(b"SSH-2.0-OpenSSH_9.6\r\n"),
-        Answer::EndlessHeader => conn
-            .write_all(b"HTTP/1.1 200 OK\r\nX-Endless: ")
-            .and_then(|()| {
-                loop {
-                    conn.write_all(&[b'a'; 1024])?;
-                }
-            }),
-        Answer::Trickle => conn.write_all(b"HTTP/1.1 200 OK\r\n").and_then(|()| {
-            loop {
-                thread::sleep(Duration::from_millis(50));
-                conn.write_all(b"X")?;
-            }
-        }),
-    };
-}
-
-/// A loopback port with nothing listening on it (bound, then released).
-fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("local_addr").port()
-}
-
-/// A fresh directory for one test, readable by everyone (one test runs the binary as nobody).
 #[test]
 fn http_statuses_that_change_while_waiting() {
-    let server = Server::start("127.0.0.1:0", Answer::Status(503, "Service Unavailable"))
-        .expect("start the server");
+    let server = Fake::start(http(503, "Service Unavailable"));
     let addr = server.addr;
     let target = format!("http://{addr}/health/ready");
     let mut run = Running::start(cmd(&["-i", "20ms", "-t", "15s", &target]));
     run.wait_for(&format!(
         "{target}: not ready: HTTP 503 Service Unavailable ({addr})"
     ));
-    let request = server.request();
+    let request = head_sent(&server, 0);
     let want = format!(
         "GET /health/ready HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: service-precheck/{}\r\n",
         env!("CARGO_PKG_VERSION")
     );
     assert!(request.starts_with(&want), "{request:?}");
     assert!(request.contains("\r\nConnection: close\r\n"), "{request:?}");
-    server.set(Answer::Status(404, "Not Found"));
+    server.set(http(404, "Not Found"));
     run.wait_for(&format!("{target}: not ready: HTTP 404 Not Found ({addr})"));
-    server.set(Answer::Status(200, "OK"));
+    server.set(http(200, "OK"));
     let line = run.wait_for(&format!("{target}: ready after"));
     assert!(line.ends_with(&format!("s: {addr}")), "{line}");
     let (status, log, _) = run.finish().parts();
@@ -155,14 +59,14 @@ fn http_statuses_that_change_while_waiting() {
 
 #[test]
 fn redirects_are_statuses_not_followed() {
-    let server = Server::start("127.0.0.1:0", Answer::Status(302, "Found")).expect("server");
+    let server = Fake::start(http(302, "Found"));
     let addr = server.addr;
     // 302 is in the default 200-399; the query reaches the server byte for byte, the '#' never.
     let target = format!("http://{addr}/_cluster/health?wait_for_status=yellow&x=%2F%20");
     let (code, log) = run(&["-t", "10s", &target]);
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains(&format!("{target}: ready after")), "{log}");
-    let request = server.request();
+    let request = head_sent(&server, 0);
     let line = "GET /_cluster/health?wait_for_status=yellow&x=%2F%20 HTTP/1.1\r\n";
     assert!(request.starts_with(line), "{request:?}");
     // Only one request: the Location of a redirect is not followed.
@@ -175,17 +79,17 @@ fn redirects_are_statuses_not_followed() {
         )),
         "{log}"
     );
-    assert!(server.request().starts_with("GET / HTTP/1.1\r\n"));
+    assert!(head_sent(&server, 1).starts_with("GET / HTTP/1.1\r\n"));
 }
 
 #[test]
 fn a_status_list_after_the_hash() {
-    let server = Server::start("127.0.0.1:0", Answer::Status(202, "Accepted")).expect("server");
+    let server = Fake::start(http(202, "Accepted"));
     let addr = server.addr;
     let target = format!("http://{addr}/#status=200,204");
     let mut run = Running::start(cmd(&["-i", "20ms", "-t", "15s", &target]));
     run.wait_for(&format!("not ready: HTTP 202 not in 200,204 ({addr})"));
-    server.set(Answer::Status(204, "No Content"));
+    server.set(http(204, "No Content"));
     run.wait_for(&format!("{target}: ready after"));
     let (status, log, _) = run.finish().parts();
     assert_eq!(status.code(), Some(0), "{log}");
@@ -193,8 +97,8 @@ fn a_status_list_after_the_hash() {
 }
 
 /// A server that misbehaves: the run ends at the deadline with `reason`, well within bounds.
-fn misbehaving(answer: Answer, reason: &str) {
-    let server = Server::start("127.0.0.1:0", answer).expect("server");
+fn misbehaving(answer: Vec<Step>, reason: &str) {
+    let server = Fake::start(after_head(answer));
     let target = format!("http://{}/", server.addr);
     let args = [
         "--connect-timeout",
@@ -217,51 +121,63 @@ fn misbehaving(answer: Answer, reason: &str) {
 
 #[test]
 fn a_server_that_accepts_and_never_answers() {
-    misbehaving(Answer::Silent, "no HTTP response within 300ms");
+    misbehaving(vec![Step::Silent], "no HTTP response within 300ms");
 }
 
 #[test]
 fn a_server_that_answers_garbage() {
-    misbehaving(Answer::Garbage, "not an HTTP response");
+    misbehaving(
+        vec![Step::send("SSH-2.0-OpenSSH_9.6\r\n")],
+        "not an HTTP response",
+    );
 }
 
 #[test]
 fn a_server_that_sends_an_endless_header() {
-    misbehaving(Answer::EndlessHeader, "HTTP headers longer than 16 KiB");
+    // A status line, then one header that never ends.
+    let answer = vec![
+        Step::send("HTTP/1.1 200 OK\r\nX-Endless: "),
+        Step::endless([b'a'; 1024], Duration::ZERO),
+    ];
+    misbehaving(answer, "HTTP headers longer than 16 KiB");
 }
 
 #[test]
 fn a_server_that_trickles_cannot_hold_the_attempt() {
     // A byte every 50 ms never lets a 300 ms read timeout expire: only a bound on the whole
     // answer ends the attempt.
-    misbehaving(Answer::Trickle, "no HTTP response within 300ms");
+    let answer = vec![
+        Step::send("HTTP/1.1 200 OK\r\n"),
+        Step::endless("X", Duration::from_millis(50)),
+    ];
+    misbehaving(answer, "no HTTP response within 300ms");
 }
 
 #[test]
 fn http_connect_reasons_and_names() {
-    let port = closed_port();
-    let target = format!("http://127.0.0.1:{port}/");
+    let addr = closed_port();
+    let target = format!("http://{addr}/");
     let (code, log) = run(&["-i", "50ms", "-t", "500ms", &target]);
     assert_eq!(code, Some(1), "{log}");
     assert!(
         log.contains(&format!(
-            "not ready at the deadline: connection refused (127.0.0.1:{port})"
+            "not ready at the deadline: connection refused ({addr})"
         )),
         "{log}"
     );
     // A name goes through the resolver; the Host header is the name as written.
-    let server = Server::start("127.0.0.1:0", Answer::Status(200, "OK")).expect("server");
+    let server = Fake::start(http(200, "OK"));
     let target = format!("http://localhost:{}/ready", server.addr.port());
     let (code, log) = run(&["-4", "-t", "10s", &target]);
     assert_eq!(code, Some(0), "{log}");
-    let request = server.request();
+    let request = head_sent(&server, 0);
     let host = format!("\r\nHost: localhost:{}\r\n", server.addr.port());
     assert!(request.contains(&host), "{request:?}");
 }
 
 #[test]
 fn http_on_an_ipv6_literal() {
-    let Ok(server) = Server::start("[::1]:0", Answer::Status(200, "OK")) else {
+    let Ok(server) = Fake::start_at("[::1]:0", http(200, "OK")) else {
         let _ = writeln!(
             std::io::stderr(),
             "skipping http_on_an_ipv6_literal: no IPv6 loopback here (enable ::1 on lo)"
@@ -275,7 +191,7 @@ fn http_on_an_ipv6_literal() {
         log.contains("ready after") && log.contains(&format!(": [::1]:{}", server.addr.port())),
         "{log}"
     );
-    let request = server.request();
+    let request = head_sent(&server, 0);
     assert!(
         request.contains(&format!("\r\nHost: [::1]:{}\r\n", server.addr.port())),
         "{request:?}"
@@ -361,24 +277,13 @@ fn a_permission_error_is_a_reason_not_missing() {
     std::fs::write(locked.join("file"), "").expect("write");
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).expect("chmod");
     let target = format!("file://{}/file", text(&locked));
-    let mut c = cmd(&["-i", "50ms", "-t", "300ms", &target]);
-    // Root passes every permission check: run the binary as nobody instead, from a copy that
-    // nobody may execute wherever the build directory is.
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        let copy = dir.join("service-precheck");
-        std::fs::copy(bin(), &copy).expect("copy the binary");
-        let mode = std::fs::Permissions::from_mode(0o755);
-        std::fs::set_permissions(&copy, mode).expect("chmod");
-        let mut as_nobody = Command::new(&copy);
-        as_nobody.args(["-i", "50ms", "-t", "300ms", &target]);
-        as_nobody
-            .env_clear()
-            .env("NO_COLOR", "1")
-            .uid(65534)
-            .gid(65534);
-        c = as_nobody;
-    }
+    let args = ["-i", "50ms", "-t", "300ms", &target];
+    // Root passes every permission check: run the binary as nobody instead.
+    let c = if is_root() {
+        cmd_as_nobody(&dir, &args)
+    } else {
+        cmd(&args)
+    };
     let (status, log, _) = Running::start(c).finish().parts();
     let _ = std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755));
     let _ = std::fs::remove_dir_all(&dir);
@@ -452,7 +357,7 @@ fn a_unix_listener_with_a_full_queue_times_out() {
 
 #[test]
 fn json_lines_carry_the_new_reasons_and_addresses() {
-    let server = Server::start("127.0.0.1:0", Answer::Status(200, "OK")).expect("server");
+    let server = Fake::start(http(200, "OK"));
     let dir = temp_dir("json");
     let file = dir.join("ready");
     std::fs::write(&file, "").expect("write");

@@ -9,14 +9,16 @@
 //! process still alive after PATIENCE means the panic did not end it. The binary `cargo test`
 //! builds for this machine (real unwinder, same profile setting) is checked the same way.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use service_precheck::selftest::PANIC_VAR;
+
+mod common;
+use common::{clean, closed_port, host_bin, skip};
 
 /// Far above the milliseconds an abort takes; a hang fails instead of blocking the suite.
 const PATIENCE: Duration = Duration::from_secs(5);
@@ -25,9 +27,8 @@ const MESSAGE: &str = "selftest: a panic in a thread (SERVICE_PRECHECK_SELFTEST_
 /// Runs `bin` with the panic trigger set and RUST_BACKTRACE as given; kills it and fails if it
 /// is still running after PATIENCE.
 fn run_panicking(bin: &PathBuf, backtrace: Option<&str>) -> Output {
-    let mut cmd = Command::new(bin);
+    let mut cmd = clean(bin);
     cmd.env(PANIC_VAR, "1")
-        .env_remove("RUST_BACKTRACE")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -85,11 +86,7 @@ fn static_binary(test: &str) -> Option<PathBuf> {
         return Some(PathBuf::from(path));
     }
     let reason = "SERVICE_PRECHECK_STATIC is not set (make test builds the binary and sets it)";
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: cannot run under CI=true: {reason}");
-    }
-    // Straight to stderr, not eprintln!: libtest captures the macros, and a skip should show.
-    let _ = writeln!(std::io::stderr(), "skipping {test}: {reason}");
+    skip(test, reason);
     None
 }
 
@@ -113,8 +110,7 @@ fn static_binary_panic_with_backtrace_prints_and_exits_3() {
 
 #[test]
 fn host_binary_panic_prints_and_exits_3() {
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_service-precheck"));
-    assert_exits_3_with_message(&bin, None);
+    assert_exits_3_with_message(&host_bin(), None);
 }
 
 /// An abort (SIGABRT: std's own, when an allocation it makes with the system allocator fails)
@@ -122,12 +118,8 @@ fn host_binary_panic_prints_and_exits_3() {
 /// aborted from outside.
 fn assert_abort_exits_3(bin: &PathBuf) {
     use std::io::{BufRead, BufReader};
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a loopback port");
-    let mut child = Command::new(bin)
-        .args(["-t", "30s", &closed.to_string()])
-        .env_remove(PANIC_VAR)
+    let mut child = clean(bin)
+        .args(["-t", "30s", &closed_port()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -184,5 +176,5 @@ fn static_binary_abort_exits_3() {
 
 #[test]
 fn host_binary_abort_exits_3() {
-    assert_abort_exits_3(&PathBuf::from(env!("CARGO_BIN_EXE_service-precheck")));
+    assert_abort_exits_3(&host_bin());
 }

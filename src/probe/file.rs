@@ -22,10 +22,8 @@ pub enum FileError {
 impl From<FileError> for Said {
     /// What proves nothing is there (for `--invert`), as opposed to not knowing.
     fn from(e: FileError) -> Said {
-        match e {
-            FileError::Missing | FileError::NotADirectory => Said::absent(e.to_string()),
-            _ => Said::new(e.to_string()),
-        }
+        let absent = matches!(e, FileError::Missing | FileError::NotADirectory);
+        Said::of(&e, absent)
     }
 }
 

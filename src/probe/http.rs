@@ -107,10 +107,8 @@ impl fmt::Display for HttpError {
 impl From<HttpError> for Said {
     /// A status outside the set proves the service is not (or no longer) what was asked for.
     fn from(e: HttpError) -> Said {
-        match e {
-            HttpError::Status { .. } => Said::absent(e.to_string()),
-            HttpError::NotHttp => Said::new(e.to_string()),
-        }
+        let absent = matches!(e, HttpError::Status { .. });
+        Said::of(&e, absent)
     }
 }
 

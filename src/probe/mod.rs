@@ -10,9 +10,11 @@ mod dns;
 mod file;
 pub mod grpc;
 pub mod http;
+pub mod mysql;
 pub mod talk;
 mod tcp;
 mod unix;
+pub mod zookeeper;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -44,13 +46,29 @@ pub struct Service {
 
 /// The scheme table of the protocols spoken after a connect: adding a protocol is a module
 /// under `probe/` and a line here (`target` reads the URL, `talk` holds the conversation).
-pub const SERVICES: &[Service] = &[Service {
-    scheme: "grpc",
-    port: None,
-    user: false,
-    path: true,
-    dialect: grpc::dialect,
-}];
+pub const SERVICES: &[Service] = &[
+    Service {
+        scheme: "mysql",
+        port: Some(3306),
+        user: true,
+        path: false,
+        dialect: mysql::dialect,
+    },
+    Service {
+        scheme: "zk",
+        port: Some(2181),
+        user: false,
+        path: false,
+        dialect: zookeeper::dialect,
+    },
+    Service {
+        scheme: "grpc",
+        port: None,
+        user: false,
+        path: true,
+        dialect: grpc::dialect,
+    },
+];
 
 /// What one attempt found.
 #[derive(Debug, PartialEq, Eq)]
@@ -414,9 +432,12 @@ impl Probe {
         min: usize,
         failure: &mut Option<(SocketAddr, AddrError)>,
     ) -> Tried {
-        let addrs = found.iter().map(|ip| SocketAddr::new(*ip, port));
-        let (known, new): (Vec<SocketAddr>, Vec<SocketAddr>) =
-            addrs.partition(|addr| self.accepted.contains(addr));
+        let (known, new): (Vec<IpAddr>, Vec<IpAddr>) =
+            (found.iter()).partition(|ip| self.accepted.contains(&SocketAddr::new(**ip, port)));
+        let new: Vec<SocketAddr> = new
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect();
         let timeout = self.connect_timeout;
         let results = at_once(&new, &|addr| match talk {
             None => tcp::connect(addr, timeout).map_err(AddrError::Connect),
@@ -429,7 +450,7 @@ impl Probe {
                     if self.remember {
                         self.accepted.insert(addr);
                     }
-                    ok.push(addr);
+                    ok.push(addr.ip());
                 }
                 Err(e) => {
                     let keep = failure
@@ -441,8 +462,10 @@ impl Probe {
                 }
             }
         }
-        // One port: sorting the socket addresses sorts the addresses.
+        // One port: sorting the addresses sorts the socket addresses (sorting IpAddr, as the
+        // lookups do, keeps one sort in the binary).
         ok.sort_unstable();
+        let ok: Vec<SocketAddr> = ok.into_iter().map(|ip| SocketAddr::new(ip, port)).collect();
         tally(strings(&ok), min)
     }
 }

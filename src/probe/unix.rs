@@ -27,10 +27,8 @@ pub enum UnixError {
 impl From<UnixError> for Said {
     /// What proves nothing is there (for `--invert`), as opposed to not knowing.
     fn from(e: UnixError) -> Said {
-        match e {
-            UnixError::Missing | UnixError::Refused => Said::absent(e.to_string()),
-            _ => Said::new(e.to_string()),
-        }
+        let absent = matches!(e, UnixError::Missing | UnixError::Refused);
+        Said::of(&e, absent)
     }
 }
 

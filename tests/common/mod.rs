@@ -1,14 +1,20 @@
-//! Helpers shared by the integration tests that run the binary and wait for its log lines
-//! (tests/cli.rs, kinds.rs, invert.rs, first_look.rs, hostile.rs): the binary under test, a
-//! running binary whose stderr lines arrive on a channel, its finished run, temporary
-//! directories, and the rules for skipping (a line on stderr, a failure under CI=true).
+//! Helpers shared by the integration tests that run the binary: the binary under test and the
+//! one way to start it (a clean environment), a loopback port where nothing listens, a run
+//! bounded in time, a running binary whose stderr lines arrive on a channel and its finished
+//! run, a scripted fake TCP server (fake.rs), temporary directories, namespaces, and the rules
+//! for skipping (a line on stderr, a failure under CI=true).
 // Each test crate uses a part of this module.
 #![allow(dead_code)]
 
+pub mod fake;
+
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -16,11 +22,118 @@ use std::time::{Duration, Instant};
 /// Far above anything a passing run needs; a hang fails instead of blocking the suite.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
-/// The binary under test: the static one when the Makefile names it, else cargo's.
+/// The binary under test: the static one users run ($SERVICE_PRECHECK_STATIC, set by
+/// `make test`), else the one cargo built for this machine.
 pub fn bin() -> PathBuf {
-    std::env::var_os("SERVICE_PRECHECK_STATIC")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_service-precheck")))
+    match std::env::var_os("SERVICE_PRECHECK_STATIC") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => host_bin(),
+    }
+}
+
+/// The binary cargo built for this machine (glibc), for the few tests about it: run it with
+/// `clean(host_bin())`.
+pub fn host_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_service-precheck"))
+}
+
+/// The PATH every run gets: commands after `--` (sh, printf, touch) and the tools a wrapper
+/// needs (ip, mount) are found, and nothing of the test's own PATH leaks in.
+pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// `program` in the environment every run of the binary gets: nothing of the test's environment
+/// (no PRECHECK_*, RUST_BACKTRACE, LANG...), only PATH (above) and NO_COLOR=1 (the colour
+/// test removes it). A test that needs a variable sets it on the returned Command. For wrappers
+/// that run `bin()` (unshare, strace, script) and for a binary other than `bin()`.
+pub fn clean(program: impl AsRef<OsStr>) -> Command {
+    let mut c = Command::new(program);
+    c.env_clear().env("PATH", PATH).env("NO_COLOR", "1");
+    c
+}
+
+/// The binary under test with `args`, in the clean environment of `clean`.
+pub fn cmd<S: AsRef<OsStr>>(args: &[S]) -> Command {
+    let mut c = clean(bin());
+    c.args(args);
+    c
+}
+
+/// `cmd` as nobody (uid and gid 65534), for tests run as root (who passes every permission
+/// check): from a copy of the binary in `dir` (a `temp_dir`), which nobody may execute wherever
+/// the build directory is.
+pub fn cmd_as_nobody<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Command {
+    let copy = dir.join("service-precheck");
+    std::fs::copy(bin(), &copy).expect("copy the binary");
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mut c = clean(&copy);
+    c.args(args).uid(65534).gid(65534);
+    c
+}
+
+/// A loopback target with nothing listening on it, "127.0.0.1:PORT" (bound, then released).
+pub fn closed_port() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local_addr").to_string()
+}
+
+/// Runs `c` to the end with stdin null and stdout and stderr captured; fails after `limit`.
+pub fn output(mut c: Command, limit: Duration) -> Output {
+    let child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the binary");
+    wait_output(child, limit)
+}
+
+/// Like wait_with_output, but kills the child and fails the test after `limit`.
+pub fn wait_output(mut child: Child, limit: Duration) -> Output {
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let out = thread::spawn(move || read_all(stdout));
+    let err = thread::spawn(move || read_all(stderr));
+    let status = wait_status(&mut child, limit);
+    Output {
+        status,
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+    }
+}
+
+/// Everything `r` gives until its end (nothing for None).
+pub fn read_all(r: Option<impl Read>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    if let Some(mut r) = r {
+        let _ = r.read_to_end(&mut buf);
+    }
+    buf
+}
+
+/// The exit status, or None when the child is still running after `limit`.
+pub fn exit_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// The exit status; kills the child and fails the test after `limit`.
+pub fn wait_status(child: &mut Child, limit: Duration) -> ExitStatus {
+    match exit_within(child, limit) {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the binary did not exit within {limit:?}");
+        }
+    }
 }
 
 /// A running binary whose stderr lines arrive on a channel, to wait for events.
@@ -179,6 +292,42 @@ pub fn temp_dir(name: &str) -> PathBuf {
 
 pub fn text(p: &Path) -> &str {
     p.to_str().expect("a UTF-8 temp path")
+}
+
+/// `program` (`bin()`, or `host_bin()`) with `args` inside fresh network and mount namespaces (`unshare_flags`) with lo up
+/// and, bind-mounted over /etc, our own files (written to CARGO_TARGET_TMPDIR/`name`): `hosts`
+/// as given, a resolv.conf naming 127.0.0.1 where nothing listens (1 s, one try) and an
+/// nsswitch.conf with this `hosts:` line (musl ignores it; glibc follows it).
+pub fn netns_cmd<S: AsRef<OsStr>>(
+    name: &str,
+    hosts: &str,
+    nsswitch: &str,
+    program: &Path,
+    args: &[S],
+) -> Command {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let files = [
+        ("hosts", hosts.to_string()),
+        (
+            "resolv.conf",
+            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n".into(),
+        ),
+        ("nsswitch.conf", format!("hosts: {nsswitch}\n")),
+    ];
+    let mut script = String::from("set -e; ip link set lo up; ");
+    for (file, text) in &files {
+        let path = dir.join(file);
+        std::fs::write(&path, text).expect("write namespace file");
+        script.push_str(&format!("mount --bind '{}' /etc/{file}; ", path.display()));
+    }
+    script.push_str("exec \"$@\"");
+    let mut c = clean("unshare");
+    c.args(unshare_flags())
+        .args(["--", "sh", "-c", &script, "sh"])
+        .arg(program)
+        .args(args);
+    c
 }
 
 /// CI=true (or 1): nothing may be skipped.

@@ -5,24 +5,18 @@
 //! resolved only by a binary started there under `unshare --mount` with our own /etc/hosts,
 //! resolv.conf (a nameserver on 127.0.0.1 where nothing listens) and nsswitch.conf.
 
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Far above anything a passing run needs; a hang fails instead of blocking the suite.
-pub const PATIENCE: Duration = Duration::from_secs(20);
-
-/// The static binary `make test` built (SERVICE_PRECHECK_STATIC), else cargo's own build.
-pub fn bin() -> PathBuf {
-    match std::env::var_os("SERVICE_PRECHECK_STATIC") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => PathBuf::from(env!("CARGO_BIN_EXE_service-precheck")),
-    }
-}
+use crate::common::read_all;
+pub use crate::common::{
+    PATIENCE, Running, bin, clean, cmd, exit_within, is_root, output, skip, wait_status,
+};
 
 /// Whether the binary under test is statically linked (no ELF interpreter): the musl build,
 /// whose resolver some tests are about.
@@ -49,85 +43,6 @@ pub fn serial() -> MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());
     // A test that failed while holding the lock poisons it; the next test can still run.
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-const VARS: [&str; 6] = [
-    "PRECHECK_TARGETS",
-    "PRECHECK_TIMEOUT",
-    "PRECHECK_INTERVAL",
-    "PRECHECK_CONNECT_TIMEOUT",
-    "PRECHECK_MIN_READY",
-    "PRECHECK_LOG",
-];
-
-/// The binary with `args` and none of the PRECHECK_* variables of the test's environment.
-pub fn cmd<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Command {
-    let mut c = Command::new(bin());
-    c.args(args);
-    for var in VARS {
-        c.env_remove(var);
-    }
-    c.env_remove("NO_COLOR");
-    c
-}
-
-/// Runs `c` to the end with stdout and stderr captured; fails the test after `limit`.
-pub fn output(mut c: Command, limit: Duration) -> Output {
-    let child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the binary");
-    wait_output(child, limit)
-}
-
-/// Like wait_with_output, but kills the child and fails the test after `limit`.
-pub fn wait_output(mut child: Child, limit: Duration) -> Output {
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let out = thread::spawn(move || read_all(stdout));
-    let err = thread::spawn(move || read_all(stderr));
-    let status = wait_status(&mut child, limit);
-    Output {
-        status,
-        stdout: out.join().expect("stdout reader"),
-        stderr: err.join().expect("stderr reader"),
-    }
-}
-
-fn read_all(r: Option<impl Read>) -> Vec<u8> {
-    let mut buf = Vec::new();
-    if let Some(mut r) = r {
-        let _ = r.read_to_end(&mut buf);
-    }
-    buf
-}
-
-/// The exit status, or None when the child is still running after `limit`.
-pub fn wait_until(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return Some(status);
-        }
-        if start.elapsed() > limit {
-            return None;
-        }
-        thread::sleep(Duration::from_millis(2));
-    }
-}
-
-/// The exit status; kills the child and fails the test after `limit`.
-pub fn wait_status(child: &mut Child, limit: Duration) -> ExitStatus {
-    match wait_until(child, limit) {
-        Some(status) => status,
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the binary did not exit within {limit:?}");
-        }
-    }
 }
 
 pub fn text(bytes: &[u8]) -> String {
@@ -165,8 +80,6 @@ pub fn proc_state(pid: i32) -> Option<char> {
     // "pid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'.
     stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
-
-pub use crate::common::{Running, is_root, skip};
 
 /// Runs `f` on a thread of its own in a new network namespace with `lo` up. Sockets `f` opens
 /// and processes it starts (and threads it starts) are in that namespace; the rest of the test
@@ -261,13 +174,10 @@ pub fn with_hosts(name: &str, hosts: &str, dns: bool, pre: &str, args: &[String]
     }
     script.push_str(pre);
     script.push_str("; exec \"$@\"");
-    let mut c = Command::new("unshare");
+    let mut c = clean("unshare");
     c.args(["--mount", "--", "sh", "-c", &script, "sh"])
         .arg(bin())
         .args(args);
-    for var in VARS {
-        c.env_remove(var);
-    }
     c
 }
 
