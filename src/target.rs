@@ -133,6 +133,7 @@ enum TargetErrorKind {
     MinOnLiteral(usize),
     BareLiteral(IpAddr),
     Https,
+    Grpcs,
     UrlChar(char),
     PathChar(char),
     RelativePath(&'static str),
@@ -214,6 +215,12 @@ impl fmt::Display for TargetError {
                 "https:// needs TLS, which would make this 300 KB binary several times larger; \
                  check the port with tcp://HOST:443 instead, or point an http:// target at a \
                  plain-HTTP health port"
+            ),
+            Grpcs => write!(
+                f,
+                "grpcs:// needs TLS, which would make this 300 KB binary several times larger; \
+                 check the port with tcp://HOST:PORT instead, or point a grpc:// target at a \
+                 plaintext (h2c) port, as a Kubernetes grpc probe does"
             ),
             UrlChar(c) => write!(
                 f,
@@ -315,6 +322,7 @@ fn read_scheme(scheme: &str, rest: &str) -> Result<Kind, TargetErrorKind> {
             tcp(host, port, 1, Some(Talk::new(Arc::new(http))))
         }
         "https" => Err(TargetErrorKind::Https),
+        "grpcs" => Err(TargetErrorKind::Grpcs),
         "file" => parse_path(rest, "file").map(Kind::File),
         "unix" => match parse_path(rest, "unix")? {
             path if path.len() > MAX_UNIX_PATH => Err(TargetErrorKind::UnixPathTooLong(path.len())),
@@ -454,7 +462,7 @@ fn newcomer_mistake(spelling: &str) -> Option<Mistake> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
         // Schemes whose `SCHEME:` cannot start a HOST:PORT target by mistake.
-        let known = (SCHEMES.into_iter().chain(["https"]))
+        let known = (SCHEMES.into_iter().chain(["https", "grpcs"]))
             .chain(probe::SERVICES.iter().map(|s| s.scheme))
             .any(|s| s.eq_ignore_ascii_case(scheme));
         // `http:80` is HOST:PORT; `http:/x` and `http:x` are a URL short of slashes.
@@ -840,7 +848,7 @@ mod tests {
             (":80", "the host is empty"),
             (
                 "ftp://x",
-                "unknown scheme 'ftp://', expected dns://, tcp://, http://, file://, unix://, postgres://, postgresql://, mysql://, redis:// or zk://",
+                "unknown scheme 'ftp://', expected dns://, tcp://, http://, file://, unix://, postgres://, postgresql://, mysql://, redis://, zk:// or grpc://",
             ),
             ("a:b:c", "expected [IPV6]:PORT"),
             ("db\u{1b}[2J", "'\\u{1b}' is not allowed"),
@@ -991,6 +999,13 @@ mod tests {
             ("https://es:9200/", "https:// needs TLS"),
             ("HTTPS://es/", "check the port with tcp://HOST:443"),
             ("https://es/", "plain-HTTP health port"),
+            ("grpcs://etcd:2379", "grpcs:// needs TLS"),
+            ("GRPCS://etcd:2379/x", "a plaintext (h2c) port"),
+            ("grpc://etcd", "grpc:// needs HOST:PORT"),
+            ("grpc://u@etcd:2379", "grpc:// takes no user name"),
+            ("redis://db:6379/0", "redis:// takes no path"),
+            ("zk://@zk:2181", "zk:// takes no user name"),
+            ("mysql://@db", "the user name before '@' is empty"),
             ("http://", "the host is empty"),
             ("http:///health", "the host is empty"),
             ("http://:8080/", "the host is empty"),

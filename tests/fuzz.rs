@@ -1098,3 +1098,106 @@ fn the_postgres_judge_is_ready_only_on_a_valid_first_answer() {
 fn the_redis_judge_is_ready_only_on_pong_or_noauth() {
     fuzz_judge("redis", REDIS_SEEDS, redis::judge, redis_may_be_ready);
 }
+
+// The grpc:// judge on random and mutated answers: no panic, and never ready on bytes that are
+// not a ready answer.
+
+/// Real answers to mutate (SERVER-FACTS.md): grpcio SERVING, etcd SERVING (Huffman-coded
+/// trailers), grpcio NOT_SERVING, grpcio without the health service (trailers-only).
+const GRPC_ANSWERS: &[&str] = &[
+    "000018040000000000000400400000000500400000000600004000fe0300000001000004080000000000003f00\
+     0100000004010000000000000408000000000000000005000008060000000000011c4e02ca18918f00004e0104\
+     0000000188400c636f6e74656e742d74797065106170706c69636174696f6e2f677270634014677270632d6163\
+     636570742d656e636f64696e67176964656e746974792c206465666c6174652c20677a69700000070000000000\
+     010000000002080100001e010500000001400b677270632d7374617475730130000c677270632d6d6573736167\
+     6500",
+    "00000c0400000000000005000040000003ffffffff0000000401000000000000040800000000000000000500\
+     000806000000000002041010090e070700000e010400000001885f8b1d75d0620d263d4c4d656400000700000000\
+     00010000000002080100001801050000000140889acac8b21234da8f013040899acac8b5254207317f00",
+    "000018040000000000000400400000000500400000000600004000fe0300000001000004080000000000003f00\
+     0100000004010000000000000408000000000000000005000008060000000000011c4e02ca18918f00004e0104\
+     0000000188400c636f6e74656e742d74797065106170706c69636174696f6e2f677270634014677270632d6163\
+     636570742d656e636f64696e67176964656e746974792c206465666c6174652c20677a69700000070000000000\
+     010000000002080200001e010500000001400b677270632d7374617475730130000c677270632d6d6573736167\
+     6500",
+    "000018040000000000000400400000000500400000000600004000fe0300000001000004080000000000003f00\
+     0100000004010000000000000408000000000000000005000008060000000000e835aaf0a7e0b65e0000500105\
+     0000000188400c636f6e74656e742d74797065106170706c69636174696f6e2f67727063400b677270632d7374\
+     61747573023132000c677270632d6d657373616765114d6574686f64206e6f7420666f756e6421",
+];
+
+fn unhex(s: &str) -> Vec<u8> {
+    let s: String = s.split_whitespace().collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// Whether `heard` holds a ready gRPC health answer, checked independently of the judge: the
+/// server's SETTINGS first, then on stream 1 a DATA frame holding SERVING (`08 01`) and a
+/// HEADERS frame with END_STREAM, and a header block there holding the value "0".
+fn grpc_ready(heard: &[u8]) -> bool {
+    let mut frames = Vec::new();
+    let mut rest = heard;
+    while rest.len() >= 9 {
+        let len = (rest[0] as usize) << 16 | (rest[1] as usize) << 8 | rest[2] as usize;
+        if rest.len() < 9 + len {
+            break;
+        }
+        let stream = u32::from_be_bytes([rest[5] & 0x7f, rest[6], rest[7], rest[8]]);
+        frames.push((rest[3], rest[4], stream, &rest[9..9 + len]));
+        rest = &rest[9 + len..];
+    }
+    let on_1 = |kind: u8| frames.iter().filter(move |f| f.0 == kind && f.2 == 1);
+    let holds = |b: &[u8], pair: [u8; 2]| b.windows(2).any(|w| w == pair);
+    frames.first().is_some_and(|f| f.0 == 4 && f.2 == 0)
+        && on_1(0).any(|f| holds(f.3, [8, 1]))
+        && on_1(1).any(|f| f.1 & 1 != 0)
+        && on_1(1).any(|f| holds(f.3, [1, b'0']))
+}
+
+#[test]
+fn the_grpc_judge_never_panics_nor_calls_garbage_ready() {
+    let seed = std::env::var("FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(SEED);
+    let mut rng = Rng::new(seed);
+    let grpc = service_precheck::probe::grpc::dialect(None, None);
+    let answers: Vec<Vec<u8>> = GRPC_ANSWERS.iter().map(|a| unhex(a)).collect();
+    let (mut ready, mut reasons) = (0, 0);
+    for case in 0..4000 {
+        let mut answer = if rng.chance(10) {
+            (0..rng.below(300)).map(|_| rng.next() as u8).collect()
+        } else {
+            rng.pick(&answers).clone()
+        };
+        if rng.chance(70) {
+            mutate_bytes(&mut rng, &mut answer);
+        }
+        match converse(&mut rng, &*grpc, &answer) {
+            Some(Ok(())) => {
+                ready += 1;
+                assert!(
+                    grpc_ready(&answer),
+                    "seed {seed} case {case}: ready on {answer:02x?}"
+                );
+            }
+            Some(Err(text)) => {
+                reasons += 1;
+                assert!(text.starts_with("grpc: "), "{text}");
+                assert!(
+                    text.chars().all(|c| (' '..='~').contains(&c)),
+                    "seed {seed} case {case}: unprintable reason {text:?}"
+                );
+            }
+            None => {}
+        }
+    }
+    eprintln!("grpc fuzz seed {seed}: {ready} ready, {reasons} reasons of 4000");
+    assert!(
+        ready > 200 && reasons > 1000,
+        "{ready} ready, {reasons} reasons"
+    );
+}

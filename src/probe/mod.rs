@@ -8,6 +8,7 @@
 
 mod dns;
 mod file;
+pub mod grpc;
 pub mod http;
 pub mod mysql;
 pub mod postgres;
@@ -54,6 +55,7 @@ pub const SERVICES: &[Service] = &[
     Service::new("mysql", Some(3306), true, false, mysql::dialect),
     Service::new("redis", Some(6379), false, false, redis::dialect),
     Service::new("zk", Some(2181), false, false, zookeeper::dialect),
+    Service::new("grpc", None, false, true, grpc::dialect),
 ];
 
 impl Service {
