@@ -722,7 +722,10 @@ fn parse_host(s: &str) -> Result<Host, TargetErrorKind> {
             return Err(TargetErrorKind::LabelHyphen(label.to_string()));
         }
     }
-    Ok(Host::Name(s.to_string()))
+    // Looked up in lower case: DNS is case-insensitive, but musl matches /etc/hosts entries
+    // case-sensitively (glibc does not), so `DB.shop` would never find `db.shop` there. The
+    // target's spelling keeps the case typed, for log lines.
+    Ok(Host::Name(s.to_ascii_lowercase()))
 }
 
 #[cfg(test)]
@@ -795,7 +798,9 @@ mod tests {
         }
         assert_eq!(dns("localhost").0, name("localhost"));
         assert_eq!(dns("db.example.com.").0, name("db.example.com."));
-        assert_eq!(dns("DNS://Upper.Case").0, name("Upper.Case"));
+        assert_eq!(dns("DNS://Upper.Case").0, name("upper.case"));
+        assert_eq!(parse("DB.Shop:5432").spelling, "DB.Shop:5432");
+        assert_eq!(tcp("DB.Shop:5432").0, name("db.shop"));
         assert_eq!(dns("_srv._tcp.x").0, name("_srv._tcp.x"));
     }
 

@@ -568,3 +568,23 @@ fn quiet_and_verbose() {
     assert_code(&o, 0);
     assert!(o.stderr.is_empty(), "{}", stderr(&o));
 }
+
+/// A name typed in another case than /etc/hosts holds it is found: names are looked up in
+/// lower case (musl matches hosts entries case-sensitively), and the ready line shows the
+/// target as typed.
+#[test]
+fn a_mixed_case_name_is_found_in_etc_hosts() {
+    if !can_unshare("a_mixed_case_name_is_found_in_etc_hosts") {
+        return;
+    }
+    let o = run_in_netns(
+        "mixed-case",
+        "127.0.0.2 db.shop\n",
+        &bin(),
+        &["-t", "5s", "DB.Shop", "dns://DB.SHOP"],
+    );
+    assert_code(&o, 0);
+    assert_logged(&o, "DB.Shop: ready after");
+    assert_logged(&o, "dns://DB.SHOP: ready after");
+    assert_logged(&o, "127.0.0.2");
+}
