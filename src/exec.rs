@@ -106,6 +106,13 @@ fn executable(file: &std::path::Path) -> Result<(), i32> {
     }
 }
 
+/// The command as log lines show it: each argument as text, escaped as `quote::escaped` does.
+pub fn shown(command: &[OsString]) -> Vec<String> {
+    (command.iter())
+        .map(|a| crate::quote::escaped(&a.to_string_lossy()))
+        .collect()
+}
+
 /// Execs `command` (not empty); returns only on failure.
 pub fn exec(command: &[OsString], mask: &OriginalMask) -> ExecError {
     let shown = command

@@ -40,6 +40,12 @@ pub struct Line<'a> {
     pub reason: Option<&'a dyn fmt::Display>,
     pub addresses: &'a [String],
     pub canonical: Option<&'a str>,
+    /// At the end of a wait: how many targets counted, of how many.
+    pub counts: Option<(usize, usize)>,
+    /// At the end of a wait: the targets that did not count.
+    pub pending: Option<&'a [String]>,
+    /// The command to run, as argv.
+    pub command: Option<&'a [String]>,
 }
 
 impl<'a> Line<'a> {
@@ -50,7 +56,22 @@ impl<'a> Line<'a> {
             reason: None,
             addresses: &[],
             canonical: None,
+            counts: None,
+            pending: None,
+            command: None,
         }
+    }
+
+    /// How many targets counted, of how many, and those that did not.
+    pub fn tally(mut self, ready: usize, total: usize, pending: &'a [String]) -> Line<'a> {
+        self.counts = Some((ready, total));
+        self.pending = Some(pending);
+        self
+    }
+
+    pub fn command(mut self, command: &'a [String]) -> Line<'a> {
+        self.command = Some(command);
+        self
     }
 
     pub fn target(mut self, target: &'a str) -> Line<'a> {
@@ -133,6 +154,16 @@ fn json_line(level: Level, line: &Line<'_>, start: Instant, msg: &str) -> String
     }
     if let Some(canonical) = line.canonical {
         o.str("canonical", canonical);
+    }
+    if let Some((ready, total)) = line.counts {
+        o.raw_number("ready", &ready.to_string())
+            .raw_number("total", &total.to_string());
+    }
+    if let Some(pending) = line.pending {
+        o.strs("pending", pending);
+    }
+    if let Some(command) = line.command {
+        o.strs("command", command);
     }
     o.str("msg", msg);
     o.line()

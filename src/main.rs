@@ -44,7 +44,7 @@ fn main() {
         // 2-4. Wait, and end in one verdict; every ending is told here, once.
         Ok((config, deadline)) => {
             let verdict = run(&config, deadline, start);
-            verdict.log(&config.plan);
+            verdict.log(&config.plan, &config.command);
             verdict.exit()
         }
     };
@@ -161,11 +161,9 @@ fn become_command(
         verdict.end = End::SignalBeforeCommand(sig, name);
         return verdict;
     }
-    emit(
-        Level::Info,
-        Line::new("exec"),
-        format_args!("running {name}"),
-    );
+    let argv = exec::shown(command);
+    let line = Line::new("exec").command(&argv);
+    emit(Level::Info, line, format_args!("running {name}"));
     logging::flush(LAST_LINES);
     verdict.end = End::NotRun(exec::exec(command, mask));
     verdict

@@ -5,6 +5,8 @@
 //! the command can end the run too (a signal first, or exec failing). Every ending that is not
 //! a success is a `Verdict` whose `log` writes the lines and whose `exit` gives the code.
 
+use std::ffi::OsString;
+
 use log::Level;
 
 use crate::exec::ExecError;
@@ -115,9 +117,15 @@ impl Verdict {
 
     /// Writes the last log lines of a run that did not succeed (the waiting logs success as
     /// it happens, and the command's start).
-    pub fn log(&self, plan: &Plan) {
+    pub fn log(&self, plan: &Plan, command: &[OsString]) {
         let words = Words::of(plan);
         let (n, of) = (self.ready_count(), plan.targets.len());
+        // For JSON lines: every target that did not count, and the command as argv.
+        let all_pending: Vec<String> = (plan.targets.iter().zip(&self.ready))
+            .filter(|(_, ready)| !**ready)
+            .map(|(t, _)| t.spelling.clone())
+            .collect();
+        let argv = crate::exec::shown(command);
         match &self.end {
             End::Ready => {}
             End::Deadline => {
@@ -139,7 +147,8 @@ impl Verdict {
                 let msg = format_args!(
                     "deadline of {timeout} passed: {n} of {of} targets {word}, {need} needed"
                 );
-                emit(Level::Error, Line::new("deadline"), msg);
+                let line = Line::new("deadline").tally(n, of, &all_pending);
+                emit(Level::Error, line, msg);
             }
             End::Signal(sig) => {
                 let (pending, more) = self.pending(plan);
@@ -150,7 +159,7 @@ impl Verdict {
                     pending.push(format!("and {more} more"));
                 }
                 let name = signals::name(*sig);
-                let line = Line::new("interrupted").reason(&name);
+                let line = (Line::new("interrupted").reason(&name)).tally(n, of, &all_pending);
                 if pending.is_empty() {
                     // Every target was ready (the first look saw them with the signal).
                     emit(Level::Error, line, format_args!("interrupted by {name}"));
@@ -165,13 +174,15 @@ impl Verdict {
             End::SignalBeforeCommand(sig, command) => {
                 let signal = signals::name(*sig);
                 let msg = format_args!("interrupted by {signal} before running {command}");
-                emit(Level::Error, Line::new("interrupted").reason(&signal), msg);
+                let line = (Line::new("interrupted").reason(&signal))
+                    .tally(n, of, &all_pending)
+                    .command(&argv);
+                emit(Level::Error, line, msg);
             }
-            End::NotRun(e) => emit(
-                Level::Error,
-                Line::new("error").reason(e),
-                format_args!("{e}"),
-            ),
+            End::NotRun(e) => {
+                let line = Line::new("error").reason(e).command(&argv);
+                emit(Level::Error, line, format_args!("{e}"))
+            }
             End::Internal {
                 target,
                 what,

@@ -128,6 +128,14 @@ fn every_event_of_a_run_that_misses_its_deadline_is_json() {
             .starts_with("deadline of 300ms passed"),
         "{all:?}"
     );
+    // The counts and the pending targets are fields, not only words in msg.
+    assert_eq!(deadline[1]["ready"], 1, "{all:?}");
+    assert_eq!(deadline[1]["total"], 2, "{all:?}");
+    assert_eq!(
+        deadline[1]["pending"],
+        serde_json::json!([closed]),
+        "{all:?}"
+    );
 }
 
 #[test]
@@ -141,6 +149,7 @@ fn success_and_exec_are_json_and_the_variable_selects_it() {
     assert_eq!(names, ["waiting", "ready", "success", "exec"], "{all:?}");
     assert_eq!(all[2]["msg"], "ready: 1 of 1 targets");
     assert_eq!(all[3]["msg"], "running 'true'");
+    assert_eq!(all[3]["command"], serde_json::json!(["true"]), "{all:?}");
 }
 
 #[test]
@@ -165,6 +174,9 @@ fn hostile_strings_are_escaped_in_json_and_in_text() {
         msg.starts_with("command not found: '/nonexistent/x\\u{1b}[2J\"\\\\\u{2028}\\u{202e}'"),
         "{msg:?}"
     );
+    // argv as a field, escaped as the message escapes it.
+    let shown = "/nonexistent/x\\u{1b}[2J\"\\\u{2028}\\u{202e}";
+    assert_eq!(error[0]["command"], serde_json::json!([shown]), "{all:?}");
     let text = String::from_utf8_lossy(&o.stderr);
     assert!(
         text.contains("\\u2028"),
@@ -208,6 +220,13 @@ fn a_signal_is_a_json_event() {
     let interrupted = find(&all, "interrupted");
     assert_eq!(interrupted.len(), 1, "{all:?}");
     assert_eq!(interrupted[0]["reason"], "SIGTERM");
+    assert_eq!(interrupted[0]["ready"], 0, "{all:?}");
+    assert_eq!(interrupted[0]["total"], 1, "{all:?}");
+    assert_eq!(
+        interrupted[0]["pending"],
+        serde_json::json!([closed]),
+        "{all:?}"
+    );
 }
 
 #[test]
