@@ -592,8 +592,8 @@ fn parse_target(value: OsString) -> Result<Target, UsageError> {
     value.parse().map_err(|e| UsageError(Kind::Target(e)))
 }
 
-/// The most seconds any DURATION may hold: far beyond any deadline, and far enough from
-/// `u64::MAX` that humantime's arithmetic (which panics on one overflow) is never near it.
+/// The most seconds any DURATION may hold: far beyond any deadline, and far below `u64::MAX`
+/// where the parser's arithmetic overflows.
 const MAX_SECS: u128 = 1 << 62;
 
 /// What a duration looks like, for the messages.
@@ -628,9 +628,10 @@ fn duration(source: &'static str, value: &str) -> Result<Duration, UsageError> {
         );
         return Err(bad(source, value, why));
     }
-    // An upper bound of the sum humantime computes: every run of digits read as a number of
-    // years (its largest unit). Checked before humantime sees the text. A fraction's digits
-    // count as a whole number too, so a fraction of a dozen digits is refused: no loss.
+    // An upper bound of the sum the parser computes: every run of digits read as a number of
+    // years (its largest unit). Checked before the parser sees the text, so that a huge value
+    // is called too large rather than malformed. A fraction's digits count as a whole number
+    // too, so a fraction of a dozen digits is refused: no loss.
     let bound = value
         .split(|c: char| !c.is_ascii_digit())
         .filter(|run| !run.is_empty())
@@ -641,8 +642,8 @@ fn duration(source: &'static str, value: &str) -> Result<Duration, UsageError> {
     if bound > MAX_SECS {
         return Err(too_large());
     }
-    // humantime's own texts ("expected number at 0") speak of its parser; ours of the value.
-    let d = humantime::parse_duration(text)
+    // The parser's errors speak of byte offsets; ours of the value as a whole.
+    let d = crate::duration::parse(text)
         .map_err(|_| bad(source, value, format!("expected {DURATION_EXAMPLE}")))?;
     if Instant::now().checked_add(d).is_none() {
         return Err(too_large());

@@ -3,6 +3,7 @@
 
 pub mod alloc;
 pub mod cli;
+pub mod duration;
 pub mod exec;
 pub mod exit;
 pub mod json;

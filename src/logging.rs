@@ -135,7 +135,7 @@ fn json_line(level: Level, line: &Line<'_>, start: Instant, msg: &str) -> String
     let mut o = json::Object::new();
     o.str(
         "ts",
-        &humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        &crate::duration::rfc3339_millis(SystemTime::now()).to_string(),
     )
     .raw_number(
         "elapsed",

@@ -135,7 +135,7 @@ fn parse(start: Instant) -> Result<(cli::Config, Option<Deadline>), Exit> {
         Err(t) => {
             output::usage_error(&format!(
                 "the deadline {} is beyond what the clock can represent",
-                humantime::format_duration(t)
+                service_precheck::duration::format(t)
             ));
             Err(Exit::Usage)
         }

@@ -406,7 +406,7 @@ pub fn announce(plan: &Plan) {
         format!("{} of {n} must be {word}", plan.min_ready)
     };
     let deadline = match plan.timeout {
-        Some(t) => format!("deadline {}", humantime::format_duration(t)),
+        Some(t) => format!("deadline {}", crate::duration::format(t)),
         None => "no deadline".to_string(),
     };
     let mut names: Vec<&str> = (plan.targets.iter())

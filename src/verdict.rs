@@ -142,7 +142,7 @@ impl Verdict {
                     emit(Level::Error, Line::new("deadline"), msg);
                 }
                 // A deadline only passes when there is one.
-                let timeout = humantime::format_duration(plan.timeout.unwrap_or_default());
+                let timeout = crate::duration::format(plan.timeout.unwrap_or_default());
                 let (need, word) = (plan.min_ready, words.ready);
                 let msg = format_args!(
                     "deadline of {timeout} passed: {n} of {of} targets {word}, {need} needed"

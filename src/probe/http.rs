@@ -142,7 +142,7 @@ impl Dialect for Http {
     fn fault(&self, fault: Fault, _heard: &[u8]) -> Said {
         Said::new(match fault {
             Fault::TimedOut(t) => {
-                format!("no HTTP response within {}", humantime::format_duration(t))
+                format!("no HTTP response within {}", crate::duration::format(t))
             }
             Fault::Closed => "connection closed before a complete HTTP response".to_string(),
             Fault::TooLong(_) => format!("HTTP headers longer than {} KiB", MAX_HEAD / 1024),

@@ -200,7 +200,7 @@ fn write_address(f: &mut fmt::Formatter<'_>, addr: SocketAddr, e: &AddrError) ->
         AddrError::Connect(ConnectError::TimedOut(t)) => write!(
             f,
             "connect timed out after {} ({addr})",
-            humantime::format_duration(*t)
+            crate::duration::format(*t)
         ),
         AddrError::Connect(ConnectError::ToItself) => write!(
             f,

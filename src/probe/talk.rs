@@ -59,7 +59,7 @@ pub trait Dialect: Send + Sync {
         Said::new(match fault {
             Fault::TimedOut(t) => format!(
                 "no {name} answer within {}{}",
-                humantime::format_duration(t),
+                crate::duration::format(t),
                 so_far(heard)
             ),
             Fault::Closed => format!(

@@ -40,7 +40,7 @@ impl fmt::Display for UnixError {
             UnixError::TimedOut(t) => write!(
                 f,
                 "connect timed out after {}: the listener's queue is full",
-                humantime::format_duration(*t)
+                crate::duration::format(*t)
             ),
             UnixError::Other(errno) => write!(
                 f,
