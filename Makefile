@@ -11,7 +11,7 @@ AARCH64  = $(CURDIR)/target/aarch64-unknown-linux-musl/release/service-precheck
 # with RELR relocations). A CARGO_TARGET_<TRIPLE>_LINKER or RUSTFLAGS in the environment would
 # override it: tests/size.rs then fails on the size or the missing static-pie.
 
-.PHONY: help build static test lint clean demo image image-test bench bench-scale
+.PHONY: help build static test lint clean demo image image-test bench bench-scale bench-protocols
 
 help:
 	@echo "make build       release build for this machine (glibc, dynamic)"
@@ -24,6 +24,8 @@ help:
 	@echo "make bench       benchmarks against wait-for-it, the nslookup loop and, with"
 	@echo "                 COMPOSE_WAIT=PATH, docker-compose-wait (root; writes bench/RESULTS.md)"
 	@echo "make bench-scale size and scale against docker-compose-wait only (bench/SCALE.md)"
+	@echo "make bench-protocols one check per protocol against pg_isready, redis-cli,"
+	@echo "                 mysqladmin, nc, a grpcio client: time and bytes (bench/PROTOCOLS.md)"
 	@echo "make clean       remove build outputs"
 
 build:
@@ -70,6 +72,10 @@ bench-scale:
 	$(MAKE) static TARGET=aarch64-unknown-linux-musl
 	SERVICE_PRECHECK_STATIC='$(X86_64)' SERVICE_PRECHECK_AARCH64='$(AARCH64)' \
 	    COMPOSE_WAIT='$(COMPOSE_WAIT)' sh bench/scale.sh
+
+bench-protocols:
+	$(MAKE) static TARGET=x86_64-unknown-linux-musl
+	SERVICE_PRECHECK_STATIC='$(X86_64)' python3 bench/protocols.py
 
 clean:
 	$(CARGO) clean

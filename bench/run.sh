@@ -3,7 +3,9 @@
 # (wait-for-it, the busybox nslookup loop), side by side in one run, as issue 5 asks. Scenarios
 # 2-6 run in namespaces of their own (bench/scenarios.sh); 7, size and scale against
 # docker-compose-wait (issue 10), is bench/scale.sh, which needs COMPOSE_WAIT for the peer and
-# writes bench/SCALE.md; this writes bench/RESULTS.md.
+# writes bench/SCALE.md; 8 is bench/memory.sh (MEMORY.md); 9, one protocol check against
+# pg_isready, redis-cli, mysqladmin, nc and a grpcio client (issues 19, 20), is bench/protocols.py
+# (PROTOCOLS.md); this writes bench/RESULTS.md.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -69,6 +71,10 @@ sh "$here/scale.sh" >/dev/null
 # --- 8. Memory per waiting target (bench/memory.sh writes bench/MEMORY.md) ---------------------
 echo "bench: 8: memory per target" >&2
 SERVICE_PRECHECK_STATIC="$bin" sh "$here/memory.sh"
+
+# --- 9. One protocol check against the usual clients (bench/protocols.py writes PROTOCOLS.md) --
+echo "bench: 9: protocol checks against pg_isready, redis-cli, mysqladmin, nc, grpcio" >&2
+SERVICE_PRECHECK_STATIC="$bin" "$py" "$here/protocols.py" >/dev/null
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 minutes=$((($(date +%s) - t0 + 59) / 60))
 # shellcheck disable=SC1090 # written by scenarios.sh
@@ -229,6 +235,13 @@ EOF
 
 EOF
     sed '1,4d' "$here/MEMORY.md"
+    cat <<EOF
+
+## 9. One protocol check against the usual clients (bench/protocols.py, also in bench/PROTOCOLS.md)
+
+EOF
+    # PROTOCOLS.md without its title and "written by" lines, its sections one level down.
+    sed '1,5d; s/^## /### /' "$here/PROTOCOLS.md"
     cat <<EOF
 
 ## Targets (issue 5)
