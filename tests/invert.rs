@@ -522,3 +522,28 @@ fn json_events_gone_and_not_gone() {
         done.log
     );
 }
+
+/// A protocol's "not ready" is no proof of absence: a Redis that answers `-LOADING` is there.
+/// Only a refused connection (or NXDOMAIN) counts, for every protocol.
+#[test]
+fn a_protocol_that_is_not_ready_is_not_gone() {
+    let loading = Fake::start(vec![
+        Step::read_until(b"\r\n".to_vec()),
+        Step::send(b"-LOADING Redis is loading the dataset in memory\r\n".to_vec()),
+    ]);
+    let target = format!("redis://{}", loading.addr);
+    let reason = "redis: LOADING Redis is loading the dataset in memory";
+    run(&["-t", "500ms", "-i", "50ms", &target])
+        .code(1)
+        .logged(&format!("{target}: not gone: {reason} ({})", loading.addr))
+        .not_logged("gone after");
+
+    let closed = closed_port();
+    for scheme in ["postgres", "mysql", "redis", "zk", "grpc"] {
+        let target = format!("{scheme}://{closed}");
+        run(&["-t", "5s", &target])
+            .code(0)
+            .logged(&format!("{target}: gone after"))
+            .logged(&format!("connection refused ({closed})"));
+    }
+}
