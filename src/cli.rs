@@ -790,9 +790,9 @@ pub fn help() -> String {
         "\
 service-precheck {version}
 Wait until the services a process depends on resolve in DNS, accept TCP
-connections or answer HTTP, then exit 0 or exec COMMAND. Made for Kubernetes
-initContainers: a headless service's DNS name for a pod exists only while the
-pod is ready.
+connections, answer HTTP or say they serve, then exit 0 or exec COMMAND. Made
+for Kubernetes initContainers: a headless service's DNS name for a pod exists
+only while the pod is ready.
 
 USAGE:
   service-precheck [OPTIONS] TARGET... [-- COMMAND [ARG...]]
@@ -805,8 +805,8 @@ TARGETS:
   HOST:PORT, tcp://HOST:PORT, [IPV6]:PORT
                             ready when a TCP connection to PORT succeeds on an
                             address of HOST
-  ...?min=N                 DNS: at least N distinct addresses; TCP: at least N
-                            distinct addresses accept a connection (1 to {max_min})
+  ...?min=N                 at least N distinct addresses resolve (DNS), accept
+                            (TCP) or answer ready (protocols); 1 to {max_min}
   http://HOST[:PORT][/PATH[?QUERY]]
                             ready when a GET answers 200-399 (redirects are not
                             followed); only status and headers are read, within
@@ -816,6 +816,13 @@ TARGETS:
                             TLS; check tcp://HOST:443 or a plain-HTTP port
   file:///ABS/PATH          ready when the path exists (symlinks followed)
   unix:///ABS/PATH          ready when a stream socket there accepts
+  postgres://[USER@]HOST[:PORT][/DB]   mysql://[USER@]HOST[:PORT]
+  redis://HOST[:PORT]   zk://HOST[:PORT]   grpc://HOST:PORT[/SERVICE]
+                            ready when the server says it serves: PostgreSQL
+                            as pg_isready (57P03 is not), MySQL logs in or
+                            denies access (1040, 1129 are not), Redis PONG or
+                            NOAUTH, ZooKeeper srvr Mode, gRPC health SERVING
+                            (h2c; grpcs:// is refused)
   A bare IP address (10.0.0.5, ::1, ::1:5432) is refused: it checks nothing.
   Write a port check as IPV4:PORT or [IPV6]:PORT. Quote targets with ?, # or &
   in shells. One target per argument; no user:password@ in a target.
@@ -827,15 +834,15 @@ OPTIONS:                                    (environment variable; default)
                               (PRECHECK_INTERVAL; 1s)
       --connect-timeout DURATION
                               bound on one TCP or unix connect attempt, and
-                              on an HTTP answer (PRECHECK_CONNECT_TIMEOUT; 1s)
+                              on an answer (PRECHECK_CONNECT_TIMEOUT; 1s)
       --min-ready N           succeed once N targets are ready, 1 to the number
                               of targets (PRECHECK_MIN_READY; all targets)
       --any                   same as --min-ready 1
       --invert                wait until targets are gone instead: a name that
                               does not resolve (NXDOMAIN, NODATA), a refused
                               connection, an HTTP status outside the set, a
-                              missing file or socket; a DNS failure or a
-                              timeout is no proof and never counts
+                              missing file or socket; a DNS failure, a
+                              timeout or a server not ready never counts
   -4, -6                      only IPv4 / only IPv6 addresses count (both)
   -q, -v                      quieter / more detail, repeatable; they win over
                               PRECHECK_LOG: a level (off, error, warn, info,
@@ -854,9 +861,8 @@ OPTIONS:                                    (environment variable; default)
   DURATION: a number and a unit: 500ms, 30s, 5m, '1h 30m' (a bare number other
   than 0 is refused); one too large for the clock is refused.
 
-Each waiting target costs one thread: about 30 KB of memory for TCP, 45 KB
-for DNS, so 16 MiB holds about 450 TCP or 300 DNS targets (see README). A TCP
-target on an IP literal that is up at the first look costs none.
+Each waiting target costs a thread: about 30 KB for TCP, 45 KB for DNS, so
+16 MiB holds about 450 TCP or 300 DNS targets (see README).
 
 EXIT CODES:
 {table}
