@@ -5,10 +5,6 @@
 //! Synchronisation waits for the binary's own log lines and the servers' answers; timing bounds
 //! are generous.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::process::Command;
-use std::thread;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -18,37 +14,26 @@ mod etcd_server;
 mod grpc_server;
 mod servers;
 
-use common::{Running, bin, skip};
+use common::fake::{Fake, Step};
+use common::{Running, cmd, or_skip};
 use grpc_server::Grpcio;
-
-fn cmd(args: &[&str]) -> Command {
-    let mut c = Command::new(bin());
-    c.args(args).env_clear().env("NO_COLOR", "1");
-    c
-}
 
 /// Runs to the end: the exit code, the log and how long it took.
 fn run(args: &[&str]) -> (Option<i32>, String, Duration) {
-    let (status, log, took) = Running::start(cmd(args)).finish().parts();
+    let (status, log, took) = common::run(cmd(args)).parts();
     (status.code(), log, took)
 }
 
 fn grpcio(test: &str) -> Option<std::path::PathBuf> {
-    let python = grpc_server::python();
-    if python.is_none() {
-        let why = "no Python venv with grpcio and grpcio-health-checking at \
-                   $PRECHECK_GRPC_PYTHON or /opt/precheck-grpc/bin/python";
-        skip(test, &format!("{why} ({})", grpc_server::INSTALL));
-    }
-    python
+    let why = "no Python venv with grpcio and grpcio-health-checking at \
+               $PRECHECK_GRPC_PYTHON or /opt/precheck-grpc/bin/python";
+    let why = format!("{why} ({})", grpc_server::INSTALL);
+    or_skip(test, grpc_server::python().ok_or(why))
 }
 
 fn etcd(test: &str) -> Option<std::path::PathBuf> {
-    let etcd = etcd_server::binary();
-    if etcd.is_none() {
-        skip(test, &format!("no etcd ({})", etcd_server::INSTALL));
-    }
-    etcd
+    let why = format!("no etcd ({})", etcd_server::INSTALL);
+    or_skip(test, etcd_server::binary().ok_or(why))
 }
 
 /// The binary against one target, to the end: never ready, with `reason` in the log.
@@ -180,65 +165,49 @@ fn etcd_member_without_quorum_is_ready_once_its_peer_starts() {
 }
 
 /// A fake server on loopback: each connection gets `answer` once the client's first bytes came,
-/// then the connection is held open (until the test ends) or closed.
-fn fake(answer: &'static [u8], close: bool) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let mut buf = [0u8; 512];
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let _ = s.read(&mut buf);
-            let _ = s.write_all(answer);
-            if close {
-                let _ = s.shutdown(std::net::Shutdown::Both);
-            } else {
-                held.push(s);
-            }
-        }
-    });
-    addr
+/// then the connection is held open (until the client closes it) or closed.
+fn answering(answer: &[u8], close: bool) -> Fake {
+    let hold = if close { Step::Close } else { Step::Silent };
+    Fake::start(vec![Step::ReadSome, Step::send(answer), hold])
 }
 
 const SETTINGS: &[u8] = b"\0\0\0\x04\0\0\0\0\0";
 
 #[test]
 fn an_http1_server_is_not_http2() {
-    let addr = fake(
+    let server = answering(
         b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
         true,
     );
     not_ready(
-        &format!("grpc://{addr}"),
+        &format!("grpc://{}", server.addr),
         "grpc: not an HTTP/2 server: 'HTTP/1.1 400 Bad Request\\x0d\\x0a",
     );
 }
 
 #[test]
 fn a_silent_server_times_out() {
-    let addr = fake(b"", false);
+    let server = answering(b"", false);
     not_ready(
-        &format!("grpc://{addr}"),
+        &format!("grpc://{}", server.addr),
         "no grpc answer within 500ms (127.0.0.1:",
     );
 }
 
 #[test]
 fn settings_then_silence_times_out() {
-    let addr = fake(SETTINGS, false);
+    let server = answering(SETTINGS, false);
     not_ready(
-        &format!("grpc://{addr}"),
+        &format!("grpc://{}", server.addr),
         "no grpc answer within 500ms (after 9 bytes: '\\x00\\x00\\x00\\x04",
     );
 }
 
 #[test]
 fn garbage_is_not_http2() {
-    let addr = fake(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage", true);
+    let server = answering(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage", true);
     not_ready(
-        &format!("grpc://{addr}"),
+        &format!("grpc://{}", server.addr),
         "grpc: not an HTTP/2 server: '\\x16\\x03\\x01\\x02\\x00\\x01\\x00\\x01\\xfc",
     );
 }
@@ -249,9 +218,9 @@ fn a_16_mb_message_is_refused_unread() {
     let answer: &[u8] = b"\0\0\0\x04\0\0\0\0\0\
         \0\0\x01\x01\x04\0\0\0\x01\x88\
         \0\0\x05\0\0\0\0\0\x01\0\x01\0\0\0";
-    let addr = fake(answer, false);
+    let server = answering(answer, false);
     not_ready(
-        &format!("grpc://{addr}"),
+        &format!("grpc://{}", server.addr),
         "grpc: a message of 16777216 bytes, over the limit of 1024",
     );
 }

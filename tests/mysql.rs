@@ -10,36 +10,17 @@ mod mariadb_server;
 mod netns;
 mod servers;
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
 
-use common::{Finished, Running, skip};
+use common::fake::{Fake, Step, after};
+use common::{Running, cmd, one_attempt, or_skip, refused_once, run};
 use mariadb_server::{Mariadb, Options, raw_login, read_packet};
 use netns::Netns;
 
-fn run(c: Command) -> Finished {
-    Running::start(c).finish()
-}
-
-fn precheck(args: &[&str]) -> Command {
-    let mut c = Command::new(common::bin());
-    c.env_clear().env("NO_COLOR", "1").args(args);
-    c
-}
-
 fn start(name: &str, options: &Options, netns: Option<&Netns>) -> Option<Mariadb> {
-    match Mariadb::start(name, options, netns) {
-        Ok(db) => Some(db),
-        Err(why) => {
-            skip(&format!("mysql tests ({name})"), &why);
-            None
-        }
-    }
+    let what = format!("mysql tests ({name})");
+    or_skip(&what, Mariadb::start(name, options, netns))
 }
 
 #[test]
@@ -49,12 +30,12 @@ fn a_running_server_is_ready() {
     };
     let target = format!("mysql://{}", db.addr);
     // An unknown user: access denied, so the server serves.
-    run(precheck(&["-t", "20s", &target]))
+    run(cmd(&["-t", "20s", &target]))
         .code(0)
         .logged(&format!("{target}: ready after"));
     // An account without a password: OK, then COM_QUIT.
     let target = format!("mysql://control@{}", db.addr);
-    run(precheck(&["-t", "20s", &target]))
+    run(cmd(&["-t", "20s", &target]))
         .code(0)
         .logged(&format!("{target}: ready after"));
     assert!(
@@ -77,15 +58,15 @@ fn too_many_connections_is_not_ready_until_one_is_free() {
     // max_connections plus the SUPER reserve; the twelfth got a first-packet 1040.
     assert_eq!(held.len(), 11);
     let target = format!("mysql://{}", db.addr);
-    let f = run(precheck(&["-t", "1500ms", "-i", "200ms", &target]));
+    let f = run(cmd(&["-t", "1500ms", "-i", "200ms", &target]));
     f.code(1)
         .logged(&format!(
             "{target}: not ready: mysql: 1040 Too many connections"
         ))
         .within(Duration::from_secs(15));
     // A `tcp://` check is fooled: the port accepts.
-    run(precheck(&["-t", "5s", &format!("tcp://{}", db.addr)])).code(0);
-    let running = Running::start(precheck(&["-t", "20s", "-i", "100ms", &target]));
+    run(cmd(&["-t", "5s", &format!("tcp://{}", db.addr)])).code(0);
+    let running = Running::start(cmd(&["-t", "20s", "-i", "100ms", &target]));
     let mut running = running;
     running.wait_for("mysql: 1040 Too many connections");
     held.truncate(9);
@@ -116,9 +97,9 @@ fn host_errors(db: &Mariadb) -> String {
 #[test]
 fn probes_never_get_the_host_blocked_and_a_naive_probe_does() {
     const CLIENT: &str = "192.0.2.10";
-    let ns = match Netns::new("mysql-block", &[CLIENT], &format!("{CLIENT} db.test\n")) {
-        Ok(ns) => ns,
-        Err(why) => return skip("mysql host-blocking test", &why),
+    let ns = Netns::new("mysql-block", &[CLIENT], &format!("{CLIENT} db.test\n"));
+    let Some(ns) = or_skip("mysql host-blocking test", ns) else {
+        return;
     };
     let options = Options {
         bind: CLIENT.into(),
@@ -140,10 +121,7 @@ fn probes_never_get_the_host_blocked_and_a_naive_probe_does() {
     let mut reasons = Vec::new();
     for (n, timeout) in timeouts.iter().cycle().take(20).enumerate() {
         let t = if n % 3 == 1 { &by_name } else { &target };
-        let mut c = ns.command(common::bin());
-        c.env_clear().env("NO_COLOR", "1");
-        c.args(["-t", "300ms", "-i", "5s", "--connect-timeout", timeout, t]);
-        let f = run(c);
+        let f = run(ns.cmd(&["-t", "300ms", "-i", "5s", "--connect-timeout", timeout, t]));
         match f.status.code() {
             Some(0) => ready += 1,
             Some(1) => {
@@ -198,69 +176,25 @@ fn probes_never_get_the_host_blocked_and_a_naive_probe_does() {
         .real_client()
         .expect_err("the naive probes did not block the host");
     assert!(e.contains("1129"), "{e}");
-    let mut c = ns.command(common::bin());
-    c.env_clear().env("NO_COLOR", "1");
-    c.args(["-t", "300ms", "-i", "5s", &target]);
-    run(c).code(1).logged(&format!(
-        "{target}: not ready: mysql: 1129 Host '{CLIENT}' is blocked"
-    ));
+    run(ns.cmd(&["-t", "300ms", "-i", "5s", &target]))
+        .code(1)
+        .logged(&format!(
+            "{target}: not ready: mysql: 1129 Host '{CLIENT}' is blocked"
+        ));
     db.flush_hosts();
     db.real_client().expect("FLUSH HOSTS unblocks");
 }
 
-/// A fake server: each connection gets `behave`, and what the client sent is recorded.
-struct Fake {
-    addr: SocketAddr,
-    got: Arc<Mutex<Vec<Vec<u8>>>>,
-    /// How many connections were accepted so far.
-    accepted: Arc<AtomicUsize>,
+/// A fake server's script: each connection records all the client sends (until it closes)
+/// while `then` runs, and stays open until the client closes it.
+fn recording(then: Vec<Step>) -> Vec<Step> {
+    after(Step::Record, then)
 }
 
-/// What a fake does with each connection.
-type Behave = fn(&mut TcpStream);
-
-fn fake(behave: Behave) -> Fake {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let record = got.clone();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
-    thread::spawn(move || {
-        for s in listener.incoming() {
-            let Ok(mut s) = s else { break };
-            count.fetch_add(1, Ordering::SeqCst);
-            let record = record.clone();
-            let mut reader = s.try_clone().expect("clone");
-            // What the client sent, recorded when it closes.
-            thread::spawn(move || {
-                let mut bytes = Vec::new();
-                let _ = reader.set_read_timeout(Some(Duration::from_secs(10)));
-                let _ = reader.read_to_end(&mut bytes);
-                record.lock().unwrap().push(bytes);
-            });
-            thread::spawn(move || behave(&mut s));
-        }
-    });
-    Fake {
-        addr,
-        got,
-        accepted,
-    }
-}
-
-impl Fake {
-    /// Waits for `n` finished connections and returns what the client sent on each.
-    fn sent(&self, n: usize) -> Vec<Vec<u8>> {
-        let until = Instant::now() + Duration::from_secs(15);
-        loop {
-            let got = self.got.lock().unwrap().clone();
-            if got.len() >= n || Instant::now() > until {
-                return got;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
+/// What the client sent on each connection so far, once the first connection has ended.
+fn sent(f: &Fake) -> Vec<Vec<u8>> {
+    f.read(0, 0);
+    f.sent()
 }
 
 /// Packets as a server writes them (test helper).
@@ -275,102 +209,47 @@ const GREETING: &[u8] = b"d\x00\x00\x00\n5.5.5-10.11.19-MariaDB-0+deb12u1\x00\x0
     {bWnEN7i\x00\xfe\xf7\x08\x02\x00\xff\x81\x15\x00\x00\x00\x00\x00\x00\x1d\x00\x00\x00\
     *5i3_ghTKZb\\\x00mysql_native_password\x00";
 
-/// Holds the connection open without a byte, until the client goes.
-fn silent(s: &mut TcpStream) {
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = s.peek(&mut [0u8; 1]);
-    thread::sleep(Duration::from_secs(3));
-}
-
-/// A packet that is not a greeting (garbage in a packet's frame; unframed garbage reads as a
-/// huge length, below).
-fn garbage(s: &mut TcpStream) {
-    let _ = s.write_all(b"\x0d\x00\x00\x00\x09<html>\x1b[0m\x00\xff");
-    thread::sleep(Duration::from_secs(3));
-}
-
-fn trickle(s: &mut TcpStream) {
-    for b in GREETING {
-        if s.write_all(&[*b]).is_err() {
-            return;
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn endless(s: &mut TcpStream) {
-    let junk = [b'A'; 4096];
-    let until = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < until && s.write_all(&junk).is_ok() {}
-}
-
-fn huge(s: &mut TcpStream) {
-    let _ = s.write_all(b"\xff\xff\xff\x00\x0a5.5.5-");
-    thread::sleep(Duration::from_secs(3));
-}
-
-fn control_chars(s: &mut TcpStream) {
-    let _ = s.write_all(&packet(
-        0,
-        b"\xff\x10\x04\x1b[2J\x1b]0;pwned\x07\r\nToo many\x00",
-    ));
-    let _ = s.shutdown(Shutdown::Write);
-}
-
-/// A greeting, then an AuthSwitchRequest to ed25519 cut short inside its nonce, then silence.
-fn switch_then_silent(s: &mut TcpStream) {
-    let mut req = b"\xfeclient_ed25519\x00".to_vec();
-    req.extend_from_slice(&[7; 32]);
-    let req = packet(2, &req);
-    let _ = s.write_all(&[GREETING, &req[..req.len() - 10]].concat());
-    thread::sleep(Duration::from_secs(3));
-}
-
 #[test]
 fn hostile_fakes_are_never_ready_and_always_get_the_login() {
     let login = raw_login("service-precheck");
-    let cases: [(&str, Behave, &str); 6] = [
-        ("silent", silent, "no mysql answer within"),
+    let cases: [(&str, Vec<Step>, &str); 6] = [
+        // Holds the connection open without a byte, until the client goes.
+        ("silent", vec![], "no mysql answer within"),
+        // A packet that is not a greeting (garbage in a packet's frame; unframed garbage reads
+        // as a huge length, below).
         (
             "garbage",
-            garbage,
+            vec![Step::send(b"\x0d\x00\x00\x00\x09<html>\x1b[0m\x00\xff")],
             "mysql: not a MySQL greeting: '\\x09<html>\\x1b[0m\\x00\\xff'",
         ),
-        ("trickle", trickle, "no mysql answer within"),
+        (
+            "trickle",
+            vec![Step::trickle(GREETING, Duration::from_millis(100))],
+            "no mysql answer within",
+        ),
         (
             "endless",
-            endless,
+            vec![Step::endless([b'A'; 4096], Duration::ZERO)],
             "mysql: a packet of 4276545 bytes announced",
         ),
         (
             "huge",
-            huge,
+            vec![Step::send(b"\xff\xff\xff\x00\x0a5.5.5-")],
             "mysql: a packet of 16777215 bytes announced, more than the 4096",
         ),
         (
             "control",
-            control_chars,
+            vec![Step::Send(packet(
+                0,
+                b"\xff\x10\x04\x1b[2J\x1b]0;pwned\x07\r\nToo many\x00",
+            ))],
             "mysql: 1040 \\x1b[2J\\x1b]0;pwned\\x07\\x0d\\x0aToo many\\x00 (127.0.0.1:",
         ),
     ];
-    for (name, behave, reason) in cases {
-        let f = fake(behave);
-        let target = format!("mysql://{}", f.addr);
-        let run = run(precheck(&[
-            "-t",
-            "1s",
-            "-i",
-            "5s",
-            "--connect-timeout",
-            "500ms",
-            &target,
-        ]));
-        run.code(1)
-            .logged(&format!("{target}: not ready: {reason}"))
-            .not_logged("ready after")
-            .within(Duration::from_secs(8));
-        assert!(!run.log.contains('\x1b'), "{name}: a raw escape in the log");
-        let sent = f.sent(1);
+    for (name, script, reason) in cases {
+        let f = Fake::start(recording(script));
+        refused_once(&format!("mysql://{}", f.addr), reason);
+        let sent = sent(&f);
         assert_eq!(sent.len(), 1, "{name}: one connection");
         if name == "control" {
             // A first-packet ERR: the server refused, nothing is owed.
@@ -383,24 +262,19 @@ fn hostile_fakes_are_never_ready_and_always_get_the_login() {
         }
     }
     // An AuthSwitchRequest left hanging is answered: 64 zero bytes for ed25519, sequence 3.
-    // (The fake does not wait for the login: the client sends it on the greeting.)
-    let f = fake(switch_then_silent);
-    let target = format!("mysql://{}", f.addr);
-    run(precheck(&[
-        "-t",
-        "1s",
-        "-i",
-        "5s",
-        "--connect-timeout",
-        "500ms",
-        &target,
-    ]))
-    .code(1)
-    .logged("no mysql answer within");
-    let sent = f.sent(1);
+    // (The fake does not wait for the login: the client sends it on the greeting.) A greeting,
+    // then the request to switch to ed25519 cut short inside its nonce, then silence.
+    let mut req = b"\xfeclient_ed25519\x00".to_vec();
+    req.extend_from_slice(&[7; 32]);
+    let req = packet(2, &req);
+    let greeting_then_switch = [GREETING, &req[..req.len() - 10]].concat();
+    let f = Fake::start(recording(vec![Step::Send(greeting_then_switch)]));
+    run(one_attempt(&format!("mysql://{}", f.addr)))
+        .code(1)
+        .logged("no mysql answer within");
     let mut want = login.clone();
     want.extend(packet(3, &[0; 64]));
-    assert_eq!(sent, vec![want]);
+    assert_eq!(sent(&f), vec![want]);
 }
 
 /// The deadline ends the run in the middle of a conversation (the fake is silent and the
@@ -409,32 +283,28 @@ fn hostile_fakes_are_never_ready_and_always_get_the_login() {
 #[test]
 fn the_login_is_sent_when_the_run_ends_mid_conversation() {
     let login = raw_login("service-precheck");
-    let f = fake(silent);
+    let f = Fake::start(recording(vec![]));
     let target = format!("mysql://{}", f.addr);
     let args = ["-t", "300ms", "--connect-timeout", "5s", &target];
-    run(precheck(&args))
+    run(cmd(&args))
         .code(1)
         .logged(&format!(
             "{target}: not ready at the deadline: no answer yet"
         ))
         .within(Duration::from_secs(4));
-    let sent = f.sent(1);
     assert_eq!(
-        sent,
+        sent(&f),
         std::slice::from_ref(&login),
         "the login was not sent at the deadline"
     );
 
-    let f = fake(silent);
+    let f = Fake::start(recording(vec![]));
     let target = format!("mysql://{}", f.addr);
-    let mut running = Running::start(precheck(&["--connect-timeout", "5s", &target]));
+    let mut running = Running::start(cmd(&["--connect-timeout", "5s", &target]));
     running.wait_for("waiting for 1 target");
-    let until = Instant::now() + Duration::from_secs(10);
-    while f.accepted.load(Ordering::SeqCst) == 0 {
-        assert!(Instant::now() < until, "the probe never connected");
-        thread::sleep(Duration::from_millis(10));
-    }
+    let connected = || f.accepted() > 0;
+    servers::wait_until("the probe connects", Duration::from_secs(10), connected);
     running.signal(libc::SIGTERM);
     running.finish().code(143);
-    assert_eq!(f.sent(1), [login], "the login was not sent on SIGTERM");
+    assert_eq!(sent(&f), [login], "the login was not sent on SIGTERM");
 }

@@ -9,24 +9,16 @@
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 mod common;
-use common::{Finished, Running, bin, can_unshare, temp_dir, text, unshare_flags};
+use common::{Finished, bin, can_unshare, closed_port, cmd, netns_cmd, temp_dir, text};
 
-/// The binary with `args`, an empty environment but NO_COLOR, and `env`.
-fn cmd(args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut c = Command::new(bin());
-    c.env_clear().env("NO_COLOR", "1").args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c
-}
-
+/// The binary with `args` in the clean environment of `common::cmd`, and `env`, to the end.
 fn run(args: &[&str], env: &[(&str, &str)]) -> Finished {
-    Running::start(cmd(args, env)).finish()
+    let mut c = cmd(args);
+    c.envs(env.iter().copied());
+    common::run(c)
 }
 
 /// A usage error: exit 2 at once, the message holding every one of `words`.
@@ -45,12 +37,6 @@ fn usage(args: &[&str], env: &[(&str, &str)], words: &[&str]) {
         "{args:?}: {}",
         f.log
     );
-}
-
-/// A loopback port with nothing listening on it (bound, then released).
-fn closed_port() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    format!("127.0.0.1:{}", l.local_addr().expect("addr").port())
 }
 
 fn script(path: &Path, mode: u32) {
@@ -180,32 +166,9 @@ fn a_target_that_is_a_command_on_path_gets_one_warning() {
     if !can_unshare("the PATH warning test") {
         return;
     }
-    let dir = temp_dir("netns-warning");
-    let files = [
-        ("hosts", "127.0.0.1 localhost\n127.0.0.1 db.shop sh\n"),
-        (
-            "resolv.conf",
-            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
-        ),
-        ("nsswitch.conf", "hosts: files\n"),
-    ];
-    let mut setup = String::from("set -e; ip link set lo up; ");
-    for (file, content) in files {
-        let path = dir.join(file);
-        std::fs::write(&path, content).expect("write namespace file");
-        setup.push_str(&format!("mount --bind '{}' /etc/{file}; ", text(&path)));
-    }
-    setup.push_str("exec \"$@\"");
-    let bin = bin();
-    let mut c = Command::new("unshare");
-    c.env_clear()
-        .env("NO_COLOR", "1")
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .args(unshare_flags())
-        .args(["--", "sh", "-c", &setup, "sh"])
-        .arg(&bin)
-        .args(["-t", "5s", "db.shop", "sh"]);
-    let f = Running::start(c).finish();
+    let hosts = "127.0.0.1 localhost\n127.0.0.1 db.shop sh\n";
+    let args = ["-t", "5s", "db.shop", "sh"];
+    let f = common::run(netns_cmd("netns-warning", hosts, "files", &bin(), &args));
     f.code(0);
     let lines: Vec<&str> = f.log.lines().collect();
     let warnings: Vec<&&str> = lines.iter().filter(|l| l.contains(" WARN ")).collect();

@@ -6,55 +6,27 @@
 //! also shows what a probe leaves in its log. Without PostgreSQL each test says so in one
 //! `skipping` line (a failure under CI=true).
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::Command;
-use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use service_precheck::probe::postgres;
-use service_precheck::probe::talk::{self, AddrError};
 
 mod common;
 #[path = "servers/postgres.rs"]
 mod postgres_server;
 mod servers;
 
-use common::{Running, bin, skip};
+use common::fake::{Fake, Step, after};
+use common::{Running, cmd, or_skip, run};
 use postgres_server::{MISSING, Postgres, Programs};
 
 fn programs(what: &str) -> Option<Programs> {
-    let found = postgres_server::programs();
-    if found.is_none() {
-        skip(what, MISSING);
-    }
-    found
-}
-
-fn cmd(args: &[&str]) -> Command {
-    let mut c = Command::new(bin());
-    c.args(args).env_clear().env("NO_COLOR", "1");
-    c
+    or_skip(what, postgres_server::programs().ok_or(MISSING))
 }
 
 /// One conversation with the dialect for `user` and `db`, as the binary holds it.
 fn converse(addr: &str, user: Option<&str>, db: Option<&str>) -> Result<(), String> {
-    converse_within(addr, user, db, Duration::from_secs(2))
-}
-
-fn converse_within(
-    addr: &str,
-    user: Option<&str>,
-    db: Option<&str>,
-    timeout: Duration,
-) -> Result<(), String> {
-    let addr: SocketAddr = addr.parse().expect("an address");
     let dialect = postgres::dialect(user, db);
-    talk::converse(addr, timeout, &*dialect).map_err(|e| match e {
-        AddrError::Answer(said) => said.to_string(),
-        AddrError::Connect(e) => format!("connect: {e:?}"),
-    })
+    common::converse(addr, Duration::from_secs(2), &*dialect)
 }
 
 /// Lines of a server log that a probe must not cause.
@@ -107,14 +79,12 @@ fn trust_scram_wrong_role_and_missing_database_are_all_ready() {
     }
     for server in [&trust, &scram] {
         let target = format!("postgres://{}", server.addr());
-        Running::start(cmd(&["-t", "10s", &target]))
-            .finish()
+        run(cmd(&["-t", "10s", &target]))
             .code(0)
             .logged(&format!("{target}: ready after"));
     }
     let target = format!("postgresql://app@{}/orders", trust.addr());
-    Running::start(cmd(&["-t", "10s", &target]))
-        .finish()
+    run(cmd(&["-t", "10s", &target]))
         .code(0)
         .logged(&format!("{target}: ready after"));
 }
@@ -133,9 +103,7 @@ fn an_existing_role_under_trust_leaves_nothing_in_the_log() {
     quiet(&[&trust, &scram]);
     for server in [&trust, &scram] {
         let target = format!("postgres://postgres@{}/postgres", server.addr());
-        Running::start(cmd(&["-t", "10s", &target]))
-            .finish()
-            .code(0);
+        run(cmd(&["-t", "10s", &target])).code(0);
     }
     quiet(&[&trust, &scram]);
 }
@@ -199,126 +167,74 @@ fn a_standby_is_not_ready_until_promoted() {
     );
 }
 
-/// A fake server on loopback that answers every connection with `serve` (after reading what
-/// the client sent first, so that closing sends no reset).
-fn fake(serve: impl Fn(TcpStream) + Send + Sync + 'static) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("local_addr").to_string();
-    let serve = Arc::new(serve);
-    thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let serve = serve.clone();
-            thread::spawn(move || serve(conn));
-        }
-    });
-    addr
-}
-
-/// Reads the client's StartupMessage (a length word and that many bytes, bounded).
-fn read_startup(conn: &mut TcpStream) {
-    let mut buf = [0u8; 512];
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = conn.read(&mut buf);
+/// A fake server's script: read the client's StartupMessage (what it sent first), then
+/// `then`; reading first, its closing sends no reset.
+fn after_startup(then: Vec<Step>) -> Vec<Step> {
+    after(Step::ReadSome, then)
 }
 
 /// Answers with `bytes`, then holds the connection until the client closes it.
-fn answer(bytes: &'static [u8]) -> impl Fn(TcpStream) + Send + Sync + 'static {
-    move |mut conn| {
-        read_startup(&mut conn);
-        let _ = conn.write_all(bytes);
-        let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
-        let _ = conn.read(&mut [0u8; 64]);
-    }
+fn answer(bytes: &[u8]) -> Vec<Step> {
+    after_startup(vec![Step::send(bytes), Step::Silent])
 }
 
-/// The binary against a hostile server: never ready, exit 1 at the deadline with `reason` in
-/// the log, no raw control character in it, in a generous bound.
-fn never_ready(addr: &str, reason: &str) {
-    let said = converse_within(addr, None, None, Duration::from_millis(500));
-    let said = said.expect_err("a hostile server is never ready");
-    assert!(said.starts_with(reason), "{said:?} is not {reason:?}");
-    let raw = said.chars().find(|c| c.is_control());
-    assert_eq!(raw, None, "{said:?}");
-    let target = format!("postgres://{addr}");
-    let args = [
-        "-t",
-        "1s",
-        "-i",
-        "100ms",
-        "--connect-timeout",
-        "500ms",
-        &target,
-    ];
-    let done = Running::start(cmd(&args)).finish();
-    done.code(1)
-        .logged(&format!("{target}: not ready: {reason}"))
-        .not_logged(&format!("{target}: ready"))
-        .within(Duration::from_secs(10));
-    let raw = done.log.chars().find(|c| c.is_control() && *c != '\n');
-    assert_eq!(raw, None, "{}", done.log);
+/// The binary and the dialect against a hostile server: never ready (see common::never_ready).
+fn never_ready(server: &Fake, reason: &str) {
+    let dialect = postgres::dialect(None, None);
+    common::never_ready("postgres", &*dialect, &server.addr.to_string(), reason);
 }
 
 #[test]
 fn a_silent_server_is_never_ready() {
-    let addr = fake(|mut conn| {
-        read_startup(&mut conn);
-        let _ = conn.read(&mut [0u8; 64]);
-    });
-    never_ready(&addr, "no postgres answer within 500ms");
+    let server = Fake::start(after_startup(vec![Step::Silent]));
+    never_ready(&server, "no postgres answer within 500ms");
 }
 
 #[test]
 fn garbage_is_not_postgres() {
-    let addr = fake(answer(b"HTTP/1.1 400 Bad Request\r\n\r\n"));
+    let server = Fake::start(answer(b"HTTP/1.1 400 Bad Request\r\n\r\n"));
     never_ready(
-        &addr,
+        &server,
         "postgres: not a PostgreSQL answer: 'HTTP/1.1 400 Bad Request\\x0d\\x0a\\x0d\\x0a'",
     );
 }
 
 #[test]
 fn a_trickling_answer_runs_out_of_time() {
-    let addr = fake(|mut conn| {
-        read_startup(&mut conn);
-        for b in b"R\x00\x00\x00\x08\x00\x00\x00\x00" {
-            if conn.write_all(&[*b]).is_err() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(200));
-        }
-    });
-    never_ready(&addr, "no postgres answer within 500ms (after ");
+    let every = Duration::from_millis(200);
+    let server = Fake::start(after_startup(vec![Step::trickle(
+        b"R\x00\x00\x00\x08\x00\x00\x00\x00",
+        every,
+    )]));
+    never_ready(&server, "no postgres answer within 500ms (after ");
 }
 
 #[test]
 fn an_endless_error_is_cut_at_its_length() {
-    let addr = fake(|mut conn| {
-        read_startup(&mut conn);
-        let _ = conn.write_all(b"E\x00\x00\x75\x30SFATAL\x00C");
-        let chunk = [b'x'; 4096];
-        while conn.write_all(&chunk).is_ok() {}
-    });
+    let server = Fake::start(after_startup(vec![
+        Step::send(b"E\x00\x00\x75\x30SFATAL\x00C"),
+        Step::endless([b'x'; 4096], Duration::ZERO),
+    ]));
     never_ready(
-        &addr,
+        &server,
         "postgres: malformed error message: 'SFATAL\\x00Cxxxx",
     );
 }
 
 #[test]
 fn huge_claimed_lengths_are_reasons_not_allocations() {
-    let addr = fake(answer(b"R\xff\xff\xff\xff\x00\x00\x00\x00"));
+    let server = Fake::start(answer(b"R\xff\xff\xff\xff\x00\x00\x00\x00"));
     never_ready(
-        &addr,
+        &server,
         "postgres: authentication request of 4294967295 bytes",
     );
-    let addr = fake(answer(b"E\x00\xff\xff\xffSFATAL\x00"));
-    never_ready(&addr, "postgres: error message of 16777215 bytes");
-    let addr = fake(|mut conn| {
-        read_startup(&mut conn);
-        let _ = conn.write_all(b"Ecould not fork new process for connection: No space\n\x00");
-    });
+    let server = Fake::start(answer(b"E\x00\xff\xff\xffSFATAL\x00"));
+    never_ready(&server, "postgres: error message of 16777215 bytes");
+    let server = Fake::start(after_startup(vec![Step::send(
+        b"Ecould not fork new process for connection: No space\n\x00",
+    )]));
     never_ready(
-        &addr,
+        &server,
         "postgres: error without a protocol-3.0 length: 'could not fork new process for \
          connection: No space'",
     );
@@ -326,11 +242,11 @@ fn huge_claimed_lengths_are_reasons_not_allocations() {
 
 #[test]
 fn control_characters_in_the_message_are_escaped() {
-    let addr = fake(answer(
-        b"E\x00\x00\x00\x26SFATAL\x00C57P03\x00M\x1b[2J\x1b]0;owned\x07\r\nx\x00\x00",
-    ));
+    let answer =
+        answer(b"E\x00\x00\x00\x26SFATAL\x00C57P03\x00M\x1b[2J\x1b]0;owned\x07\r\nx\x00\x00");
+    let server = Fake::start(answer);
     never_ready(
-        &addr,
+        &server,
         "postgres: \\x1b[2J\\x1b]0;owned\\x07\\x0d\\x0ax (57P03)",
     );
 }

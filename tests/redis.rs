@@ -5,46 +5,27 @@
 //! hold without the binary; the binary's tests run `redis://` targets. Without Redis each test
 //! says so in one `skipping` line (a failure under CI=true).
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::Command;
-use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
 use service_precheck::probe::redis;
-use service_precheck::probe::talk::{self, AddrError};
 
 mod common;
 #[path = "servers/redis.rs"]
 mod redis_server;
 mod servers;
 
-use common::{Running, bin, skip};
+use common::fake::{Fake, Step, after};
+use common::{Running, cmd, or_skip, run};
 use redis_server::{MISSING, Redis};
 
 fn program(what: &str) -> Option<PathBuf> {
-    let found = redis_server::program();
-    if found.is_none() {
-        skip(what, MISSING);
-    }
-    found
-}
-
-fn cmd(args: &[&str]) -> Command {
-    let mut c = Command::new(bin());
-    c.args(args).env_clear().env("NO_COLOR", "1");
-    c
+    or_skip(what, redis_server::program().ok_or(MISSING))
 }
 
 /// One conversation with the dialect, as the binary holds it.
 fn converse(addr: &str, timeout: Duration) -> Result<(), String> {
-    let addr: SocketAddr = addr.parse().expect("an address");
-    talk::converse(addr, timeout, &*redis::dialect(None, None)).map_err(|e| match e {
-        AddrError::Answer(said) => said.to_string(),
-        AddrError::Connect(e) => format!("connect: {e:?}"),
-    })
+    common::converse(addr, timeout, &*redis::dialect(None, None))
 }
 
 #[test]
@@ -64,8 +45,7 @@ fn pong_and_noauth_are_ready() {
     }
     for server in [&up, &auth] {
         let target = format!("redis://{}", server.addr());
-        Running::start(cmd(&["-t", "10s", &target]))
-            .finish()
+        run(cmd(&["-t", "10s", &target]))
             .code(0)
             .logged(&format!("{target}: ready after"));
     }
@@ -114,8 +94,7 @@ fn a_replica_of_a_dead_master_is_not_ready() {
         Err(reason.to_string())
     );
     let target = format!("redis://{}", replica.addr());
-    Running::start(cmd(&["-t", "1s", "-i", "100ms", &target]))
-        .finish()
+    run(cmd(&["-t", "1s", "-i", "100ms", &target]))
         .code(1)
         .logged(&format!(
             "{target}: not ready: {reason} ({})",
@@ -125,141 +104,86 @@ fn a_replica_of_a_dead_master_is_not_ready() {
         .within(Duration::from_secs(10));
 }
 
-/// A fake server on loopback that answers every connection with `serve`.
-fn fake(serve: impl Fn(TcpStream) + Send + Sync + 'static) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("local_addr").to_string();
-    let serve = Arc::new(serve);
-    thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let serve = serve.clone();
-            thread::spawn(move || serve(conn));
-        }
-    });
-    addr
-}
-
-/// Reads the client's PING (so that closing sends no reset of our own).
-fn read_ping(conn: &mut TcpStream) {
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = conn.read(&mut [0u8; 64]);
+/// A fake server's script: read the client's PING, then `then`; reading first, its
+/// closing sends no reset of its own.
+fn after_ping(then: Vec<Step>) -> Vec<Step> {
+    after(Step::read_until("PING\r\n"), then)
 }
 
 /// Answers with `bytes`, then holds the connection until the client closes it.
-fn answer(bytes: &'static [u8]) -> impl Fn(TcpStream) + Send + Sync + 'static {
-    move |mut conn| {
-        read_ping(&mut conn);
-        let _ = conn.write_all(bytes);
-        let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
-        let _ = conn.read(&mut [0u8; 64]);
-    }
+fn answer(bytes: &[u8]) -> Vec<Step> {
+    after_ping(vec![Step::send(bytes), Step::Silent])
 }
 
-/// The binary against a hostile server: never ready, exit 1 at the deadline with `reason` in
-/// the log, no raw control character in it, in a generous bound.
-fn never_ready(addr: &str, reason: &str) {
-    let said = converse(addr, Duration::from_millis(500));
-    let said = said.expect_err("a hostile server is never ready");
-    assert!(said.starts_with(reason), "{said:?} is not {reason:?}");
-    let raw = said.chars().find(|c| c.is_control());
-    assert_eq!(raw, None, "{said:?}");
-    let target = format!("redis://{addr}");
-    let args = [
-        "-t",
-        "1s",
-        "-i",
-        "100ms",
-        "--connect-timeout",
-        "500ms",
-        &target,
-    ];
-    let done = Running::start(cmd(&args)).finish();
-    done.code(1)
-        .logged(&format!("{target}: not ready: {reason}"))
-        .not_logged(&format!("{target}: ready"))
-        .within(Duration::from_secs(10));
-    let raw = done.log.chars().find(|c| c.is_control() && *c != '\n');
-    assert_eq!(raw, None, "{}", done.log);
+/// The binary and the dialect against a hostile server: never ready (see common::never_ready).
+fn never_ready(server: &Fake, reason: &str) {
+    let dialect = redis::dialect(None, None);
+    common::never_ready("redis", &*dialect, &server.addr.to_string(), reason);
 }
 
 #[test]
 fn a_silent_server_is_never_ready() {
-    let addr = fake(|mut conn| {
-        read_ping(&mut conn);
-        let _ = conn.read(&mut [0u8; 64]);
-    });
-    never_ready(&addr, "no redis answer within 500ms");
+    let server = Fake::start(after_ping(vec![Step::Silent]));
+    never_ready(&server, "no redis answer within 500ms");
 }
 
 #[test]
 fn garbage_is_not_redis() {
-    let addr = fake(answer(b"SSH-2.0-OpenSSH_9.2\r\n"));
+    let server = Fake::start(answer(b"SSH-2.0-OpenSSH_9.2\r\n"));
     never_ready(
-        &addr,
+        &server,
         "redis: not a Redis answer: 'SSH-2.0-OpenSSH_9.2\\x0d\\x0a'",
     );
-    let addr = fake(answer(b"+OK\r\n"));
-    never_ready(&addr, "redis: unexpected answer to PING: '+OK\\x0d\\x0a'");
+    let server = Fake::start(answer(b"+OK\r\n"));
+    never_ready(&server, "redis: unexpected answer to PING: '+OK\\x0d\\x0a'");
 }
 
 #[test]
 fn a_trickling_pong_runs_out_of_time() {
-    let addr = fake(|mut conn| {
-        read_ping(&mut conn);
-        for b in b"+PONG\r\n" {
-            if conn.write_all(&[*b]).is_err() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(200));
-        }
-    });
-    never_ready(&addr, "no redis answer within 500ms (after ");
+    let server = Fake::start(after_ping(vec![Step::trickle(
+        b"+PONG\r\n",
+        Duration::from_millis(200),
+    )]));
+    never_ready(&server, "no redis answer within 500ms (after ");
 }
 
 #[test]
 fn an_endless_error_line_is_told_by_its_start() {
-    let addr = fake(|mut conn| {
-        read_ping(&mut conn);
-        let _ = conn.write_all(b"-ERR ");
-        let chunk = [b'z'; 1024];
-        while conn.write_all(&chunk).is_ok() {}
-    });
-    never_ready(&addr, "redis: ERR zzzz");
+    let server = Fake::start(after_ping(vec![
+        Step::send(b"-ERR "),
+        Step::endless([b'z'; 1024], Duration::ZERO),
+    ]));
+    never_ready(&server, "redis: ERR zzzz");
 }
 
 #[test]
 fn huge_claimed_lengths_are_reasons_not_allocations() {
-    let addr = fake(answer(b"$99999999999999999999\r\n"));
+    let server = Fake::start(answer(b"$99999999999999999999\r\n"));
     never_ready(
-        &addr,
+        &server,
         "redis: unexpected answer to PING: '$99999999999999999999\\x0d\\x0a'",
     );
-    let addr = fake(answer(b"*4294967296\r\n"));
-    never_ready(&addr, "redis: unexpected answer to PING: '*4294967296");
+    let server = Fake::start(answer(b"*4294967296\r\n"));
+    never_ready(&server, "redis: unexpected answer to PING: '*4294967296");
 }
 
 #[test]
 fn an_error_line_cut_by_a_reset_is_still_told() {
     // As Redis's DENIED: a long line, then a reset (SO_LINGER 0) before the client reads it all.
-    let addr = fake(|mut conn| {
-        read_ping(&mut conn);
-        let mut line = b"-DENIED Redis is running in protected mode because protected mode is \
-                         enabled"
-            .to_vec();
-        line.resize(1065, b'.');
-        line.extend_from_slice(b"\r\n");
-        let _ = conn.write_all(&line);
-        let socket = socket2::SockRef::from(&conn);
-        let _ = socket.set_linger(Some(Duration::ZERO));
-    });
+    let mut line = b"-DENIED Redis is running in protected mode because protected mode is \
+                     enabled"
+        .to_vec();
+    line.resize(1065, b'.');
+    line.extend_from_slice(b"\r\n");
+    let server = Fake::start(after_ping(vec![Step::Send(line), Step::Reset]));
     never_ready(
-        &addr,
+        &server,
         "redis: DENIED Redis is running in protected mode because protected mode is enabled",
     );
 }
 
 #[test]
 fn control_characters_in_the_error_are_escaped() {
-    let addr = fake(answer(b"-ERR \x1b[2J\x1b]0;owned\x07\x08\xff\r\n"));
-    never_ready(&addr, "redis: ERR \\x1b[2J\\x1b]0;owned\\x07\\x08\\xff");
+    let server = Fake::start(answer(b"-ERR \x1b[2J\x1b]0;owned\x07\x08\xff\r\n"));
+    never_ready(&server, "redis: ERR \\x1b[2J\\x1b]0;owned\\x07\\x08\\xff");
 }

@@ -1,6 +1,7 @@
 //! A scripted fake TCP server on loopback, for HTTP and every protocol test: each accepted
 //! connection runs a script of steps (read, answer, trickle, stay silent, close, reset, send
-//! endlessly), records what the client sent, and the script can change while the binary waits.
+//! endlessly, record all the client sends while answering), records what the client sent and
+//! counts connections, and the script can change while the binary waits.
 //!
 //! ```ignore
 //! let server = Fake::start(http(503, "Service Unavailable"));
@@ -28,9 +29,16 @@ pub enum Step {
     ReadUntil(Vec<u8>),
     /// Reads exactly this many bytes (fewer when the client closes first).
     Read(usize),
+    /// Reads once: whatever the client has sent by then (at least a byte, at most 64 KiB), for
+    /// a first message whose end no pattern tells.
+    ReadSome,
+    /// From here on a thread of its own reads everything the client sends until it closes,
+    /// recorded as one read step then, while the rest of the script writes; the connection
+    /// stays open until the client closes. No read step may follow.
+    Record,
     /// Writes the bytes.
     Send(Vec<u8>),
-    /// Writes the bytes one at a time, waiting the duration before each.
+    /// Writes the bytes one at a time, waiting the duration after each.
     Trickle(Vec<u8>, Duration),
     /// Sends nothing and waits until the client closes (what it sends is discarded).
     Silent,
@@ -59,6 +67,13 @@ impl Step {
     pub fn endless(bytes: impl Into<Vec<u8>>, every: Duration) -> Step {
         Step::Endless(bytes.into(), every)
     }
+}
+
+/// `first`, then the steps of `then`: e.g. a read of what the client says first, then answers.
+pub fn after(first: Step, then: Vec<Step>) -> Vec<Step> {
+    let mut script = vec![first];
+    script.extend(then);
+    script
 }
 
 /// Reads an HTTP request head, answers `code phrase` with no body, and closes.
@@ -126,6 +141,11 @@ impl Fake {
         *self.script.lock().expect("script lock") = script;
     }
 
+    /// How many connections were accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.log.0.lock().expect("log lock").len()
+    }
+
     /// What each connection accepted so far sent (its read steps' bytes joined), in order.
     pub fn sent(&self) -> Vec<Vec<u8>> {
         let conns = self.log.0.lock().expect("log lock");
@@ -178,10 +198,31 @@ fn run(mut conn: TcpStream, steps: &[Step], n: usize, log: &Log) {
                 record(log, n, bytes);
                 ok
             }
+            Step::ReadSome => {
+                let mut buf = vec![0u8; READ_LIMIT];
+                let got = conn.read(&mut buf).unwrap_or(0);
+                buf.truncate(got);
+                record(log, n, buf);
+                got > 0
+            }
+            Step::Record => {
+                let mut reader = conn.try_clone().expect("clone the connection");
+                let log = log.clone();
+                thread::spawn(move || {
+                    let mut bytes = Vec::new();
+                    let _ = reader.set_read_timeout(Some(PATIENCE));
+                    let _ = reader.read_to_end(&mut bytes);
+                    record(&log, n, bytes);
+                });
+                true
+            }
             Step::Send(bytes) => conn.write_all(bytes).is_ok(),
             Step::Trickle(bytes, every) => bytes.iter().all(|b| {
-                thread::sleep(*every);
-                conn.write_all(&[*b]).is_ok()
+                let sent = conn.write_all(&[*b]).is_ok();
+                if sent {
+                    thread::sleep(*every);
+                }
+                sent
             }),
             Step::Silent => {
                 let mut sink = [0u8; 4096];

@@ -1,8 +1,9 @@
 //! Helpers shared by the integration tests that run the binary: the binary under test and the
 //! one way to start it (a clean environment), a loopback port where nothing listens, a run
 //! bounded in time, a running binary whose stderr lines arrive on a channel and its finished
-//! run, a scripted fake TCP server (fake.rs), temporary directories, namespaces, and the rules
-//! for skipping (a line on stderr, a failure under CI=true).
+//! run, a scripted fake TCP server (fake.rs) and what every protocol test asks of a hostile
+//! one, temporary directories, namespaces, and the rules for skipping (a line on stderr, a
+//! failure under CI=true).
 // Each test crate uses a part of this module.
 #![allow(dead_code)]
 
@@ -10,7 +11,7 @@ pub mod fake;
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,8 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use service_precheck::probe::talk::{self, AddrError, Dialect};
 
 /// Far above anything a passing run needs; a hang fails instead of blocking the suite.
 pub const PATIENCE: Duration = Duration::from_secs(20);
@@ -70,10 +73,79 @@ pub fn cmd_as_nobody<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Command {
     c
 }
 
+/// A loopback port nothing listens on now (bound, then released): for servers to take.
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local_addr").port()
+}
+
 /// A loopback target with nothing listening on it, "127.0.0.1:PORT" (bound, then released).
 pub fn closed_port() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local_addr").to_string()
+    format!("127.0.0.1:{}", free_port())
+}
+
+/// Runs `c` (`cmd`, or a wrapper of it) to the end, its stderr read as it comes.
+pub fn run(c: Command) -> Finished {
+    Running::start(c).finish()
+}
+
+/// `cmd` for one attempt at `target` that a hostile server cannot stretch: a deadline of 1 s,
+/// an interval of 5 s (no second attempt), a connect timeout of 500 ms.
+pub fn one_attempt(target: &str) -> Command {
+    cmd(&["-t", "1s", "-i", "5s", "--connect-timeout", "500ms", target])
+}
+
+/// `one_attempt` at a hostile server: exit 1 at the deadline, `{target}: not ready: {reason}`
+/// in the log and never `ready after`, in a generous bound, and no raw escape in the log.
+pub fn refused_once(target: &str, reason: &str) -> Finished {
+    let f = run(one_attempt(target));
+    f.code(1)
+        .logged(&format!("{target}: not ready: {reason}"))
+        .not_logged("ready after")
+        .within(Duration::from_secs(8));
+    assert!(
+        !f.log.contains('\x1b'),
+        "a raw escape in the log:\n{}",
+        f.log
+    );
+    f
+}
+
+/// One conversation with `dialect` at `addr`, as the binary holds it: Ok, or its reason.
+pub fn converse(addr: &str, timeout: Duration, dialect: &dyn Dialect) -> Result<(), String> {
+    let addr: SocketAddr = addr.parse().expect("an address");
+    talk::converse(addr, timeout, dialect).map_err(|e| match e {
+        AddrError::Answer(said) => said.to_string(),
+        AddrError::Connect(e) => format!("connect: {e:?}"),
+    })
+}
+
+/// A hostile server at `addr` is never ready for `scheme`: the conversation (500 ms) fails
+/// with `reason` and no control character, and the binary exits 1 at the deadline with
+/// `reason` in the log, no raw control character in it, in a generous bound.
+pub fn never_ready(scheme: &str, dialect: &dyn Dialect, addr: &str, reason: &str) {
+    let said = converse(addr, Duration::from_millis(500), dialect);
+    let said = said.expect_err("a hostile server is never ready");
+    assert!(said.starts_with(reason), "{said:?} is not {reason:?}");
+    let raw = said.chars().find(|c| c.is_control());
+    assert_eq!(raw, None, "{said:?}");
+    let target = format!("{scheme}://{addr}");
+    let args = [
+        "-t",
+        "1s",
+        "-i",
+        "100ms",
+        "--connect-timeout",
+        "500ms",
+        &target,
+    ];
+    let done = run(cmd(&args));
+    done.code(1)
+        .logged(&format!("{target}: not ready: {reason}"))
+        .not_logged(&format!("{target}: ready"))
+        .within(Duration::from_secs(10));
+    let raw = done.log.chars().find(|c| c.is_control() && *c != '\n');
+    assert_eq!(raw, None, "{}", done.log);
 }
 
 /// Runs `c` to the end with stdin null and stdout and stderr captured; fails after `limit`.
@@ -307,16 +379,8 @@ pub fn netns_cmd<S: AsRef<OsStr>>(
 ) -> Command {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let files = [
-        ("hosts", hosts.to_string()),
-        (
-            "resolv.conf",
-            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n".into(),
-        ),
-        ("nsswitch.conf", format!("hosts: {nsswitch}\n")),
-    ];
     let mut script = String::from("set -e; ip link set lo up; ");
-    for (file, text) in &files {
+    for (file, text) in &etc_files(hosts, nsswitch) {
         let path = dir.join(file);
         std::fs::write(&path, text).expect("write namespace file");
         script.push_str(&format!("mount --bind '{}' /etc/{file}; ", path.display()));
@@ -328,6 +392,20 @@ pub fn netns_cmd<S: AsRef<OsStr>>(
         .arg(program)
         .args(args);
     c
+}
+
+/// The files a namespace of ours bind-mounts over /etc: `hosts` as given, a resolv.conf naming
+/// 127.0.0.1 where nothing listens (1 s, one try: no lookup leaves the namespace) and an
+/// nsswitch.conf with this `hosts:` line (musl ignores it; glibc follows it).
+pub fn etc_files(hosts: &str, nsswitch: &str) -> [(&'static str, String); 3] {
+    [
+        ("hosts", hosts.to_string()),
+        (
+            "resolv.conf",
+            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n".into(),
+        ),
+        ("nsswitch.conf", format!("hosts: {nsswitch}\n")),
+    ]
 }
 
 /// CI=true (or 1): nothing may be skipped.
@@ -346,6 +424,11 @@ pub fn skip(what: &str, why: &str) {
     let line = format!("skipping {what}: {why}");
     assert!(!in_ci(), "{line}, and CI=true requires it");
     let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// What `found` holds; or, when it holds why not, says that `what` is skipped (see `skip`).
+pub fn or_skip<T, E: std::fmt::Display>(what: &str, found: Result<T, E>) -> Option<T> {
+    found.map_err(|why| skip(what, &why.to_string())).ok()
 }
 
 /// The flags of `unshare` for a network and mount namespace of our own (as root, or mapped to

@@ -7,21 +7,19 @@
 // Each test crate uses a part of this module.
 #![allow(dead_code)]
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use crate::common::temp_dir;
+pub use crate::common::{free_port, is_root};
 
 /// How long a server may take to start or to reach a state before the test fails.
 pub const STARTUP: Duration = Duration::from_secs(30);
-
-/// A loopback port nothing listens on now (bound, then released).
-pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    l.local_addr().expect("local_addr").port()
-}
 
 /// The path of `program` on PATH, or of the first of `also` that exists (servers whose
 /// packages keep them off PATH, such as /usr/lib/postgresql/15/bin).
@@ -41,20 +39,19 @@ fn is_executable(p: &Path) -> bool {
 /// A user id and group id to run servers as: nobody.
 pub const NOBODY: (u32, u32) = (65534, 65534);
 
+/// `name` made unique among the servers of this process: NAME-N.
+pub fn unique(name: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("{name}-{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
 /// A directory for one server, owned by `owner` (uid, gid), removed when dropped.
 pub struct Dir(pub PathBuf);
 
 impl Dir {
     pub fn new(name: &str, owner: (u32, u32)) -> Dir {
-        let dir = std::env::temp_dir().join(format!(
-            "precheck-srv-{}-{}-{name}",
-            env!("CARGO_CRATE_NAME"),
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create a server directory");
+        let dir = temp_dir(&format!("srv-{name}"));
         chown(&dir, owner);
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         Dir(dir)
     }
 
@@ -81,26 +78,26 @@ pub fn chown(path: &Path, (uid, gid): (u32, u32)) {
     }
 }
 
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// A command that runs as `owner` when we are root (as ourselves otherwise), in its own
-/// process group, with stdin closed and output to `log`.
+/// A command that runs as `owner` when we are root (as ourselves otherwise), detached as
+/// `detach` says.
 pub fn command_as(program: &Path, owner: (u32, u32), log: &Path) -> Command {
     let mut c = Command::new(program);
+    detach(&mut c, log);
+    if is_root() {
+        // std drops root's supplementary groups (setgroups(0)) before setuid.
+        c.uid(owner.0).gid(owner.1);
+    }
+    c
+}
+
+/// A server's command in its own process group, with stdin closed and output to `log`.
+pub fn detach(c: &mut Command, log: &Path) {
     let out = std::fs::File::create(log).expect("create a server log");
     let err = out.try_clone().expect("dup the server log");
     c.stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
         .process_group(0);
-    if is_root() {
-        // std drops root's supplementary groups (setgroups(0)) before setuid.
-        c.uid(owner.0).gid(owner.1);
-    }
-    c
 }
 
 /// A server process, killed (SIGKILL to its process group) when dropped.

@@ -12,11 +12,13 @@
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::common::{bin, clean, etc_files, is_root, temp_dir, text};
+use crate::servers::detach;
 
 /// The namespace, alive while this value is.
 pub struct Netns {
@@ -29,8 +31,7 @@ impl Netns {
     /// its /etc/hosts (a `localhost` line is added). Err says why it cannot be made here (not
     /// root, a tool missing): the caller skips with it.
     pub fn new(name: &str, aliases: &[&str], hosts: &str) -> Result<Netns, String> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
+        if !is_root() {
             return Err("needs root for a network namespace with servers inside".into());
         }
         for tool in ["unshare", "nsenter", "ip", "mount", "setpriv"] {
@@ -46,32 +47,16 @@ impl Netns {
                 ));
             }
         }
-        let dir = std::env::temp_dir().join(format!(
-            "precheck-netns-{}-{}-{name}",
-            env!("CARGO_CRATE_NAME"),
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let files = [
-            (
-                "hosts",
-                format!("127.0.0.1 localhost\n::1 localhost\n{hosts}"),
-            ),
-            // Nothing answers there: with `hosts: files` glibc never asks, and musl (which
-            // reads /etc/hosts first) gets a refusal inside the namespace, never a packet out.
-            (
-                "resolv.conf",
-                "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n".into(),
-            ),
-            ("nsswitch.conf", "hosts: files\n".into()),
-        ];
-        for (file, text) in &files {
+        // 0755: servers inside run as other users and read the files.
+        let dir = temp_dir(&format!("netns-{name}"));
+        // With `hosts: files` glibc never asks the resolver, and musl (which reads /etc/hosts
+        // first) gets a refusal inside the namespace, never a packet out.
+        let hosts = format!("127.0.0.1 localhost\n::1 localhost\n{hosts}");
+        let files = etc_files(&hosts, "files");
+        for (file, content) in &files {
             let path = dir.join(file);
-            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::write(&path, content).map_err(|e| format!("{}: {e}", path.display()))?;
         }
-        // Servers inside run as other users and read the files.
-        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
         let holder = Command::new("unshare")
             .args([
                 "--net",
@@ -96,7 +81,7 @@ impl Netns {
         for (file, _) in &files {
             let from = netns.dir.join(file);
             let to = format!("/etc/{file}");
-            netns.inside(&["mount", "--bind", path_str(&from), &to])?;
+            netns.inside(&["mount", "--bind", text(&from), &to])?;
         }
         Ok(netns)
     }
@@ -144,30 +129,21 @@ impl Netns {
 
     /// A command that runs `program` inside (network and mount namespace), as root.
     pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
-        let mut c = Command::new("nsenter");
-        c.arg("-t")
-            .arg(self.pid().to_string())
-            .args(["-n", "-m", "--"])
-            .arg(program);
+        command_in(self.pid(), program)
+    }
+
+    /// The binary under test with `args` inside, in the clean environment of `common::cmd`.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = clean("nsenter");
+        c.args(["-t", &self.pid().to_string(), "-n", "-m", "--"])
+            .arg(bin())
+            .args(args);
         c
     }
 
-    /// A server command inside, as `owner` (uid, gid, no supplementary groups), in its own
-    /// process group, stdin closed, output to `log`: nsenter and setpriv exec, so the PID is
-    /// the server's.
+    /// A server command inside, as `owner` (see `command_as_in`).
     pub fn command_as(&self, program: &Path, owner: (u32, u32), log: &Path) -> Command {
-        let mut c = self.command("setpriv");
-        c.arg(format!("--reuid={}", owner.0))
-            .arg(format!("--regid={}", owner.1))
-            .arg("--clear-groups")
-            .arg(program);
-        let out = std::fs::File::create(log).expect("create a server log");
-        let err = out.try_clone().expect("dup the server log");
-        c.stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0);
-        c
+        command_as_in(self.pid(), program, owner, log)
     }
 
     /// Runs `f` on a thread inside the namespace's network: sockets it opens live there.
@@ -195,12 +171,7 @@ pub fn command_as_in(pid: i32, program: &Path, owner: (u32, u32), log: &Path) ->
         .arg(format!("--regid={}", owner.1))
         .arg("--clear-groups")
         .arg(program);
-    let out = std::fs::File::create(log).expect("create a server log");
-    let err = out.try_clone().expect("dup the server log");
-    c.stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .process_group(0);
+    detach(&mut c, log);
     c
 }
 
@@ -219,10 +190,6 @@ pub fn within<T: Send>(pid: i32, f: impl FnOnce() -> T + Send) -> T {
         .join()
         .unwrap_or_else(|e| std::panic::resume_unwind(e))
     })
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("a UTF-8 temp path")
 }
 
 impl Drop for Netns {

@@ -13,10 +13,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::servers::{Dir, NOBODY, STARTUP, chown, command_as, find, free_port, log_text};
+use crate::common::temp_dir;
+use crate::servers::{Dir, NOBODY, STARTUP, chown, command_as, find, free_port, log_text, unique};
 
 /// What a missing server says (see common::skip).
 pub const MISSING: &str = "initdb, pg_ctl or postgres not found (apt-get install postgresql)";
@@ -79,13 +79,7 @@ extern "C" fn remove_base() {
 
 fn base(programs: &Programs) -> &'static Base {
     let made = BASE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!(
-            "precheck-srv-{}-{}-pgbase",
-            env!("CARGO_CRATE_NAME"),
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let dir = temp_dir("srv-pgbase");
         chown(&dir, owner());
         let _ = BASE_DIR.set(dir.clone());
         // SAFETY: registers a plain function with no arguments, run at exit.
@@ -130,12 +124,6 @@ pub struct Postgres {
     dir: Dir,
 }
 
-/// A name of its own for each server of this process.
-fn unique(kind: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!("pg-{kind}-{}", N.fetch_add(1, Ordering::Relaxed))
-}
-
 impl Postgres {
     /// `host all all 127.0.0.1/32 trust`: AuthenticationOk for everyone.
     pub fn trust(programs: &Programs) -> Postgres {
@@ -166,7 +154,7 @@ impl Postgres {
     fn start(programs: &Programs, kind: &str, conf: &str, hba: Option<&str>) -> Postgres {
         let base = base(programs);
         let owner = owner();
-        let dir = Dir::new(&unique(kind), owner);
+        let dir = Dir::new(&unique(&format!("pg-{kind}")), owner);
         let data = dir.join("data");
         let copied = Command::new("cp")
             .arg("-a")

@@ -10,10 +10,11 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::servers::{Dir, NOBODY, Process, STARTUP, command_as, find, free_port, log_text};
+use crate::servers::{
+    Dir, NOBODY, Process, STARTUP, command_as, find, free_port, log_text, unique,
+};
 
 /// What a missing server says (see common::skip).
 pub const MISSING: &str = "redis-server not found (apt-get install redis-server)";
@@ -34,12 +35,6 @@ pub struct Redis {
     starts: usize,
     // Last: removed after the server is stopped.
     dir: Dir,
-}
-
-/// A name of its own for each server of this process.
-fn unique(kind: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!("redis-{kind}-{}", N.fetch_add(1, Ordering::Relaxed))
 }
 
 impl Redis {
@@ -99,7 +94,7 @@ impl Redis {
             program: program.to_path_buf(),
             process: None,
             starts: 0,
-            dir: Dir::new(&unique(kind), NOBODY),
+            dir: Dir::new(&unique(&format!("redis-{kind}")), NOBODY),
         };
         r.spawn(extra);
         r
