@@ -225,7 +225,19 @@ pub fn converse(
     timeout: Duration,
     dialect: &dyn Dialect,
 ) -> Result<(), AddrError> {
-    let stream = tcp::open(addr, timeout).map_err(AddrError::Connect)?;
+    // What the dialect owes from the first packet on (MySQL: the login) is known before the
+    // connect starts, so that the end of the run in the middle of the connect still says it.
+    let owed = dialect.last_words(&[], 0);
+    let mut watch = |fd: RawFd, open: bool| {
+        if let Some(words) = owed.as_ref() {
+            let mut list = lock_owed();
+            list.retain(|(owner, _)| *owner != fd);
+            if open {
+                list.push((fd, words.clone()));
+            }
+        }
+    };
+    let stream = tcp::open_watched(addr, timeout, &mut watch).map_err(AddrError::Connect)?;
     let until = Instant::now() + timeout;
     let mut conversation = Conversation {
         stream,
@@ -235,9 +247,8 @@ pub fn converse(
         len: 0,
         sent: 0,
         reset: false,
-        owes: false,
+        owes: owed.is_some(),
     };
-    conversation.owe(dialect);
     let result = conversation.run(dialect);
     conversation.close(dialect, result.is_err());
     result.map_err(AddrError::Answer)
@@ -413,6 +424,16 @@ pub fn say_owed_words(limit: Duration) {
         }
     };
     for (fd, words) in owed.iter() {
+        // A connect still on its way (the words are owed from before it starts) may finish
+        // within what is left of the limit: a loopback or LAN one does.
+        let mut pollfd = libc::pollfd {
+            fd: *fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        let left = until.saturating_duration_since(Instant::now());
+        // SAFETY: one valid pollfd (the descriptor is open, see below).
+        unsafe { libc::poll(&mut pollfd, 1, left.as_millis() as libc::c_int) };
         // SAFETY: the descriptor is open: a conversation removes it from OWED (under the lock,
         // which is held from here on) before its socket closes. MSG_DONTWAIT: a full send
         // buffer loses the words rather than delaying the exit.

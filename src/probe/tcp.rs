@@ -6,7 +6,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::FromRawFd;
+use std::os::fd::{FromRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 /// Why one connect did not count.
@@ -48,6 +48,31 @@ fn connect_error(e: &io::Error, timeout: Duration) -> ConnectError {
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ConnectError::TimedOut(timeout),
         _ => ConnectError::Other(e.to_string()),
     }
+}
+
+/// One connect like `open`, with the socket shown to `watch` before the connect starts, and
+/// again (`false`) before it is closed when the connect fails: a conversation that owes its
+/// server last words (see `talk`) is known from the first packet on.
+pub fn open_watched(
+    addr: SocketAddr,
+    timeout: Duration,
+    watch: &mut dyn FnMut(RawFd, bool),
+) -> Result<TcpStream, ConnectError> {
+    let socket = Socket::new(&addr).map_err(|e| connect_error(&e, timeout))?;
+    watch(socket.0, true);
+    let connected = socket.connected(&addr, timeout);
+    if let Err(e) = connected {
+        watch(socket.0, false);
+        return Err(e);
+    }
+    let fd = socket.0;
+    std::mem::forget(socket);
+    // SAFETY: the descriptor is a connected TCP socket that nothing else owns any more.
+    let stream = unsafe { TcpStream::from_raw_fd(fd) };
+    stream
+        .set_nonblocking(false)
+        .map_err(|e| ConnectError::Other(e.to_string()))?;
+    Ok(stream)
 }
 
 /// How many connects `connect_many` keeps in flight. Few enough that the descriptors stay below
@@ -219,6 +244,13 @@ fn raw(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
 impl Socket {
     /// Starts a connect; the flag says whether it connected at once.
     fn connect(addr: &SocketAddr) -> io::Result<(Socket, bool)> {
+        let socket = Socket::new(addr)?;
+        let connected = socket.start(addr)?;
+        Ok((socket, connected))
+    }
+
+    /// A non-blocking TCP socket for `addr`'s family, not connected.
+    fn new(addr: &SocketAddr) -> io::Result<Socket> {
         let family = if addr.is_ipv4() {
             libc::AF_INET
         } else {
@@ -230,19 +262,50 @@ impl Socket {
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
-        let socket = Socket(fd);
+        Ok(Socket(fd))
+    }
+
+    /// Starts the connect; true when it connected at once.
+    fn start(&self, addr: &SocketAddr) -> io::Result<bool> {
         let (storage, len) = raw(addr);
         // SAFETY: `storage` holds a valid address of length `len`.
-        let rc = unsafe { libc::connect(fd, (&raw const storage).cast(), len) };
+        let rc = unsafe { libc::connect(self.0, (&raw const storage).cast(), len) };
         if rc == 0 {
-            return Ok((socket, true));
+            return Ok(true);
         }
         let e = io::Error::last_os_error();
         if e.raw_os_error() == Some(libc::EINPROGRESS) {
-            Ok((socket, false))
+            Ok(false)
         } else {
             Err(e)
         }
+    }
+
+    /// Connects within `timeout`; a connection to itself does not count (see the top).
+    fn connected(&self, addr: &SocketAddr, timeout: Duration) -> Result<(), ConnectError> {
+        let error = |e: io::Error| connect_error(&e, timeout);
+        if !self.start(addr).map_err(error)? {
+            let until = Instant::now() + timeout;
+            let mut fd = libc::pollfd {
+                fd: self.0,
+                events: libc::POLLOUT,
+                revents: 0,
+            };
+            loop {
+                let left = until.saturating_duration_since(Instant::now());
+                // Rounded up: rounded down, the last millisecond would spin.
+                let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+                // SAFETY: one valid pollfd.
+                match unsafe { libc::poll(&mut fd, 1, ms) } {
+                    1 => break,
+                    0 => return Err(ConnectError::TimedOut(timeout)),
+                    _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+                    _ => return Err(error(io::Error::last_os_error())),
+                }
+            }
+            self.outcome(fd.revents).map_err(error)?;
+        }
+        self.check_peer(addr)
     }
 
     /// The outcome of the connect if it has finished, without waiting.
