@@ -249,20 +249,80 @@ fn kubernetes_manifests_are_hardened_and_use_valid_arguments() {
 }
 
 #[test]
-fn kubernetes_examples_cover_both_use_cases() {
+fn kubernetes_examples_cover_the_use_cases() {
     let all: String = yaml_files(&repo().join("examples/kubernetes"))
         .iter()
         .map(|f| read(f))
         .collect();
     for needle in [
-        "mysql-0.mysql.",
-        "mysql-read.",
+        "mysql://mysql-0.mysql.",
+        "mysql://mysql-read.",
         "zookeeper-0.zookeeper-headless.",
         "--min-ready=2",
-        "zookeeper-headless.shop?min=2",
+        "zk://zookeeper-headless.shop:2181?min=2",
+        "dns://zookeeper-headless.shop?min=2",
+        "postgres://",
+        "grpc://",
     ] {
         assert!(all.contains(needle), "no example mentions {needle:?}");
     }
+}
+
+/// The arguments of every service-precheck initContainer in `text`.
+fn precheck_args(text: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let docs = YamlLoader::load_from_str(text).expect("valid YAML (checked above)");
+    for doc in &docs {
+        let pod = &doc["spec"]["template"]["spec"];
+        for c in pod["initContainers"].as_vec().into_iter().flatten() {
+            if c["image"]
+                .as_str()
+                .is_some_and(|i| i.contains("service-precheck"))
+            {
+                out.push(strings(&c["args"], "args", &mut Vec::new()));
+            }
+        }
+    }
+    out
+}
+
+/// The protocol examples, as the binary's parser reads them: each waits with the conversation
+/// of its service (not a bare connect), on the service's port, with the quorum where there is
+/// one. tests/image/kube.sh plays them against stand-ins that answer with the servers' bytes.
+#[test]
+fn kubernetes_examples_wait_with_the_protocols() {
+    let mut seen = Vec::new();
+    for file in yaml_files(&repo().join("examples/kubernetes")) {
+        for args in precheck_args(&read(&file)) {
+            let config = parse(&args).unwrap_or_else(|e| panic!("{file:?}: {args:?}: {e}"));
+            for t in config.plan.targets {
+                if let target::Kind::Port {
+                    host: target::Host::Name(host),
+                    port,
+                    min,
+                    talk: Some(talk),
+                } = &t.kind
+                {
+                    seen.push(format!("{} {host}:{port} min {min}", talk.dialect().name()));
+                }
+            }
+        }
+    }
+    for want in [
+        "mysql mysql-0.mysql.shop:3306 min 1",
+        "mysql mysql-read.shop:3306 min 1",
+        "zookeeper zookeeper-headless.shop:2181 min 2",
+        "postgres postgres.shop:5432 min 1",
+        "grpc payments.shop:50051 min 1",
+    ] {
+        assert!(
+            seen.iter().any(|s| s == want),
+            "no example waits for {want:?}; they wait for {seen:?}"
+        );
+    }
+    // Both ZooKeeper manifests wait for the quorum, neither for a bare port.
+    let quorum = seen.iter().filter(|s| s.starts_with("zookeeper ")).count();
+    assert_eq!(quorum, 2, "{seen:?}");
 }
 
 /// The checker itself must catch what it claims to: weaken a good manifest, expect complaints.
@@ -288,7 +348,21 @@ fn the_manifest_check_finds_problems() {
         ("- --timeout=5m", "- --tiemout=5m", "rejected"),
         ("- --timeout=5m", "- --timeout=5 minutes please", "rejected"),
         ("- --timeout=5m", "- -v", "no deadline"),
-        ("- mysql-read.shop:3306", "- mysql-read.shop:0", "rejected"),
+        (
+            "- mysql://mysql-read.shop",
+            "- mysql://mysql-read.shop:0",
+            "rejected",
+        ),
+        (
+            "- mysql://mysql-read.shop",
+            "- mysql://root:secret@mysql-read.shop",
+            "rejected",
+        ),
+        (
+            "- mysql://mysql-read.shop",
+            "- mysql://mysql-read.shop/db",
+            "rejected",
+        ),
         (&image, "image: service-precheck:latest", "this version"),
         ("memory: 16Mi", "memory: 1Gi", "limits should be small"),
         (

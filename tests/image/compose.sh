@@ -1,12 +1,14 @@
 #!/bin/sh
 # tests/image/compose.sh: examples/compose brought up for real with podman-compose: the app's image
 # is built from the example's Containerfile (service-precheck copied in from the image under test),
-# and the app's server starts only after db and cache both listen.
+# and the app's server starts only after db and cache both serve.
 #
 # db and cache are small local images (DB_IMAGE, CACHE_IMAGE; the app's base is APP_BASE_IMAGE)
 # that start listening only when the test creates /tmp/listen in them, one after the other, so
-# the order is checked by events, not by timing: while neither listens the app waits; with db
-# listening it still waits for cache; once cache listens too the server starts and answers HTTP.
+# the order is checked by events, not by timing. They answer as PostgreSQL and Redis do
+# (tests/image/stand-in.sh, in the state the test writes to /tmp/state): while neither listens
+# the app waits; while db listens but is starting up (57P03) it waits; with db ready it still
+# waits for cache; once cache answers PING too the server starts and answers HTTP.
 #
 # Run by test.sh inside tests/image/netns.sh (a private network namespace).
 set -u
@@ -19,20 +21,23 @@ if ! command -v podman-compose >/dev/null 2>&1; then
 fi
 
 # A server that starts listening on $PORT only once /tmp/listen exists: a database slow to come up.
+# It then answers as $PROTOCOL in the state /tmp/state names (stand-in.sh).
 mkdir -p "$tmp/listener"
 cat >"$tmp/listener/listen" <<'EOF'
 #!/bin/sh
 echo "listen: started; listening on port $PORT once /tmp/listen exists"
 until [ -e /tmp/listen ]; do sleep 0.1; done
-echo "listen: listening on port $PORT"
-exec httpd -f -p "$PORT" -h /tmp
+echo "listen: listening on port $PORT as $PROTOCOL"
+exec nc -ll -p "$PORT" -e /bin/stand-in.sh "$PROTOCOL"
 EOF
 chmod +x "$tmp/listener/listen"
-for service in db:5432 cache:6379; do
-    printf 'FROM %s\nCOPY listen /bin/listen\nENV PORT=%s\nCMD ["/bin/listen"]\n' \
-        "$busybox" "${service#*:}" >"$tmp/listener/Containerfile"
-    busybox_image "localhost/$prefix-${service%:*}:test" "$tmp/listener" ||
-        { fail "building the ${service%:*} test image"; finish; exit; }
+cp "$root/tests/image/stand-in.sh" "$tmp/listener/stand-in.sh"
+for service in db:postgres:5432 cache:redis:6379; do
+    name=${service%%:*} protocol=${service#*:}
+    printf 'FROM %s\nCOPY listen stand-in.sh /bin/\nENV PORT=%s PROTOCOL=%s\nCMD ["/bin/listen"]\n' \
+        "$busybox" "${protocol#*:}" "${protocol%:*}" >"$tmp/listener/Containerfile"
+    busybox_image "localhost/$prefix-$name:test" "$tmp/listener" ||
+        { fail "building the $name test image"; finish; exit; }
 done
 
 project=$prefix
@@ -61,26 +66,34 @@ else
     exit
 fi
 
-if poll 30 logged "$app" "db:5432: not ready" && poll 10 logged "$app" "cache:6379: not ready" &&
+if poll 30 logged "$app" "postgres://db: not ready" && poll 10 logged "$app" "redis://cache: not ready" &&
     ! logged "$app" "server: started"; then
     pass "app waits while neither db nor cache listens"
 else
     fail "app did not report db and cache not ready (or started its server)" "$app"
 fi
 
-podman exec "$db" touch /tmp/listen
-if poll 20 logged "$app" "db:5432: ready" && ! logged "$app" "server: started" &&
+podman exec "$db" sh -c 'echo starting >/tmp/state && touch /tmp/listen'
+if poll 20 logged "$app" "the database system is starting up (57P03)" && ! logged "$app" "server: started" &&
     [ "$(state "$app")" = running ]; then
-    pass "db listens: app sees it ready and still waits for cache"
+    pass "db listens but is starting up: app sees 57P03 and waits"
 else
-    fail "after db listened: wanted 'db:5432: ready' and no server yet" "$app" "$db"
+    fail "after db listened starting up: wanted its 57P03 and no server yet" "$app" "$db"
+fi
+
+podman exec "$db" sh -c 'echo ready >/tmp/state'
+if poll 20 logged "$app" "postgres://db: ready" && ! logged "$app" "server: started" &&
+    [ "$(state "$app")" = running ]; then
+    pass "db serves: app sees it ready and still waits for cache"
+else
+    fail "after db served: wanted 'postgres://db: ready' and no server yet" "$app" "$db"
 fi
 
 podman exec "$cache" touch /tmp/listen
 if poll 20 logged "$app" "server: started"; then
     podman logs "$app" >"$tmp/app.log" 2>&1
-    if lines_in_order "$tmp/app.log" "db:5432: ready" "server: started" &&
-        lines_in_order "$tmp/app.log" "cache:6379: ready" "server: started" &&
+    if lines_in_order "$tmp/app.log" "postgres://db: ready" "server: started" &&
+        lines_in_order "$tmp/app.log" "redis://cache: ready" "server: started" &&
         grep -qF "server: started as 65534" "$tmp/app.log"; then
         pass "cache listens: the server starts after both were ready, as 65534"
     else
