@@ -108,7 +108,7 @@ fn run(config: &cli::Config, deadline: Option<Deadline>, start: Instant) -> Verd
         signals::Waiter::idle(signals)
     } else {
         let pending = std::mem::take(&mut first.pending);
-        // Refused at once what the memory limit cannot hold: the kernel would kill it unheard.
+        // What the memory limit cannot hold is refused now: the kernel would kill it unheard.
         if let Err(short) = memory::check(pending.iter().map(|(_, t, _)| t)) {
             let end = End::Internal {
                 target: None,

@@ -1,9 +1,10 @@
 //! How a run ends: one value, the verdict, that carries every target's last state, rendered in
-//! one place as the last log lines and the exit code.
+//! one place as the last log lines, the termination message and the exit code.
 //!
 //! The waiting decides (ready, the deadline, a signal, an internal error); after it, running
 //! the command can end the run too (a signal first, or exec failing). Every ending that is not
-//! a success is a `Verdict` whose `log` writes the lines and whose `exit` gives the code.
+//! a success is a `Verdict` whose `log` writes the lines, whose `message` is the same words for
+//! Kubernetes (see `termination`) and whose `exit` gives the code.
 
 use std::fmt::Write;
 
