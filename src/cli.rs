@@ -364,7 +364,7 @@ fn read_flags(args: Vec<OsString>) -> Result<Flags, UsageError> {
                 f.log_format = Some(parse_log_format("--log-format", &v)?)
             }
             // Read before the parse, by `termination_log`: a usage error is written there too.
-            Long("termination-log") => drop(parser.value().map_err(|e| lexopt_error(e, &args))?),
+            Long("termination-log") => drop(parser.value()?),
             Short('4') => f.v4 = true,
             Short('6') => f.v6 = true,
             Short('q') | Long("quiet") => *f.verbosity.get_or_insert(0) -= 1,

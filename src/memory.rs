@@ -61,7 +61,7 @@ impl fmt::Display for Mib {
 #[inline(never)]
 pub fn check<'a>(targets: impl Iterator<Item = &'a Target>) -> Result<(), Shortfall> {
     let mut buf = [0; 4096];
-    let cgroups = read("/proc/self/cgroup", &mut buf).unwrap_or_default();
+    let cgroups = read("/proc/self/cgroup".into(), &mut buf).unwrap_or_default();
     let Some((limit, room)) = room("/sys/fs/cgroup", cgroups) else {
         return Ok(());
     };
@@ -113,7 +113,7 @@ pub fn room(root: &str, cgroups: &str) -> Option<(u64, u64)> {
     };
     let number = |dir: &str, file| {
         let mut buf = [0; 32];
-        read(&format!("{dir}/{file}"), &mut buf)?
+        read(format!("{dir}/{file}"), &mut buf)?
             .trim()
             .parse::<u64>()
             .ok()
@@ -137,7 +137,7 @@ pub fn room(root: &str, cgroups: &str) -> Option<(u64, u64)> {
 
 /// The start of the file at `path`, as much as `buf` holds. libc rather than std::fs, which
 /// would cost the binary kilobytes.
-fn read<'a>(path: &str, buf: &'a mut [u8]) -> Option<&'a str> {
+fn read(path: String, buf: &mut [u8]) -> Option<&str> {
     let path = CString::new(path).ok()?;
     // SAFETY: a NUL-terminated path; the descriptor is closed below.
     let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
