@@ -7,6 +7,7 @@
 
 use std::ffi::OsString;
 use std::fmt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::time::{Duration, Instant};
 
 use lexopt::prelude::*;
@@ -250,7 +251,7 @@ fn wait_for_it(args: &[OsString]) -> Result<(), UsageError> {
 }
 
 /// Every long option, for `-timeout`, which lexopt would read as `-t imeout`.
-const LONG: [&str; 11] = [
+const LONG: [&str; 12] = [
     "timeout",
     "interval",
     "connect-timeout",
@@ -258,6 +259,7 @@ const LONG: [&str; 11] = [
     "any",
     "invert",
     "log-format",
+    "termination-log",
     "quiet",
     "verbose",
     "help",
@@ -361,6 +363,8 @@ fn read_flags(args: Vec<OsString>) -> Result<Flags, UsageError> {
                 let v = value(&mut parser, &args, "--log-format")?;
                 f.log_format = Some(parse_log_format("--log-format", &v)?)
             }
+            // Read before the parse, by `termination_log`: a usage error is written there too.
+            Long("termination-log") => drop(parser.value()?),
             Short('4') => f.v4 = true,
             Short('6') => f.v6 = true,
             Short('q') | Long("quiet") => *f.verbosity.get_or_insert(0) -= 1,
@@ -528,6 +532,25 @@ fn configure(
         command,
         warnings,
     })
+}
+
+/// Where the termination message goes: `--termination-log PATH` (or `=PATH`; the last one
+/// wins, as in the parse), else PRECHECK_TERMINATION_LOG; `None`: the default. Read from argv
+/// before the parse, so that a usage error anywhere is written there too.
+pub fn termination_log(
+    args: &[OsString],
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Option<OsString> {
+    let mut found = None;
+    let mut args = args.iter().take_while(|a| *a != "--");
+    while let Some(arg) = args.next() {
+        if arg == "--termination-log" {
+            found = args.next().cloned();
+        } else if let Some(path) = arg.as_bytes().strip_prefix(b"--termination-log=") {
+            found = Some(OsString::from_vec(path.to_vec()));
+        }
+    }
+    found.or_else(|| env("PRECHECK_TERMINATION_LOG"))
 }
 
 /// A forgotten `--` turns a command into targets: `... db.shop npm start` waits for the names
@@ -850,6 +873,9 @@ OPTIONS:                                    (environment variable; default)
       --log-format FORMAT     text, or json: one JSON object per line with ts,
                               elapsed, level, event, target, reason, addresses,
                               canonical and msg (PRECHECK_LOG_FORMAT; text)
+      --termination-log PATH  on failure, write a summary there for Kubernetes
+                              (PRECHECK_TERMINATION_LOG; /dev/termination-log
+                              if it exists; an empty PATH writes none)
   -h, --help                  print this help; only alone, else a usage error
   -V, --version               print the version; only alone
 
@@ -861,8 +887,10 @@ OPTIONS:                                    (environment variable; default)
   DURATION: a number and a unit: 500ms, 30s, 5m, '1h 30m' (a bare number other
   than 0 is refused); one too large for the clock is refused.
 
-Each waiting target costs a thread: about 30 KB for TCP, 45 KB for DNS, so
-16 MiB holds about 450 TCP or 300 DNS targets (see README).
+Each waiting target costs one thread: about 30 KB of memory for TCP, 45 KB
+for DNS, so 16 MiB holds about 450 TCP or 300 DNS targets (see README). A TCP
+target on an IP literal that is up at the first look costs none. When the
+memory cgroup's limit cannot hold the threads, the run ends at once (exit 3).
 
 EXIT CODES:
 {table}
@@ -1070,6 +1098,34 @@ mod tests {
     }
 
     #[test]
+    fn termination_log_is_read_before_the_parse() {
+        let args = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
+        let env = |v: Option<&'static str>| move |_: &str| v.map(OsString::from);
+        let path = |a: &[&str], v| termination_log(&args(a), &env(v));
+        assert_eq!(path(&["db"], None), None);
+        assert_eq!(path(&["db"], Some("/e")), Some("/e".into()));
+        assert_eq!(
+            path(&["--termination-log", "/f", "db"], Some("/e")),
+            Some("/f".into())
+        );
+        // Also where the parse fails, and the last one wins; not in the command.
+        let typo = [
+            "--termination-log=/a",
+            "--bad",
+            "--termination-log=/b",
+            "--",
+            "x",
+        ];
+        assert_eq!(path(&typo, None), Some("/b".into()));
+        assert_eq!(path(&["db", "--", "--termination-log", "/c"], None), None);
+        // The parse takes the option and its value.
+        let c = config(&["--termination-log", "/f", "db"], &[]);
+        assert_eq!(c.plan.targets.len(), 1);
+        assert!(usage(&["db", "--termination-log"], &[]).contains("--termination-log"));
+        assert!(usage(&["-termination-log", "x", "db"], &[]).contains("--termination-log"));
+    }
+
+    #[test]
     fn help_and_version() {
         assert_eq!(run_with(&["-h"], &[]).unwrap(), Action::Help);
         assert_eq!(run_with(&["--help"], &[]).unwrap(), Action::Help);
@@ -1094,6 +1150,8 @@ mod tests {
             "--log-format",
             "PRECHECK_LOG_FORMAT",
             "PRECHECK_TARGETS",
+            "--termination-log",
+            "PRECHECK_TERMINATION_LOG",
             "NO_COLOR",
             "143 for SIGTERM",
             "127",

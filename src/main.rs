@@ -19,7 +19,9 @@ use service_precheck::plan::{Deadline, Plan};
 use service_precheck::probe::talk;
 use service_precheck::quote::quoted;
 use service_precheck::verdict::{End, Verdict};
-use service_precheck::{alloc, exec, logging, output, panic, runner, signals, sweep};
+use service_precheck::{
+    alloc, exec, logging, memory, output, panic, runner, signals, sweep, termination,
+};
 
 /// Any allocation failure ends the process with exit 3 and a line, never with SIGABRT.
 #[global_allocator]
@@ -31,6 +33,10 @@ const OWED_WORDS: Duration = Duration::from_millis(10);
 /// How long the last log lines may take to reach stderr before the process exits anyway.
 const LAST_LINES: Duration = Duration::from_millis(20);
 
+/// How long writing the termination message may take before the process exits anyway (out of
+/// `LAST_LINES`).
+const TERMINATION: Duration = Duration::from_millis(10);
+
 mod thread_name;
 mod unwind;
 
@@ -38,17 +44,28 @@ fn main() {
     panic::exit_on_panic();
     service_precheck::selftest::panic_if_asked();
     let start = Instant::now();
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let message_to = cli::termination_log(&args, &|name| std::env::var_os(name));
+    // The termination message shares the last lines' budget: the end is never later for it.
+    let mut last_lines = LAST_LINES;
     // 1. Parse argv and the environment; nothing else happens on a usage error.
-    let code = match parse(start) {
+    let code = match parse(args, start, &message_to) {
         Err(exit) => exit,
-        // 2-4. Wait, and end in one verdict; every ending is told here, once.
+        // 2-4. Wait, and end in one verdict; every ending is told here, once: the last log
+        //    lines, the termination message, the exit code.
         Ok((config, deadline)) => {
             let verdict = run(&config, deadline, start);
             verdict.log(&config.plan, &config.command);
+            if !matches!(verdict.end, End::Ready) {
+                let begun = Instant::now();
+                let message = verdict.message(&config.plan);
+                termination::write(message_to, &message, TERMINATION);
+                last_lines = LAST_LINES.saturating_sub(begun.elapsed());
+            }
             verdict.exit()
         }
     };
-    logging::flush(LAST_LINES);
+    logging::flush(last_lines);
     // Probe threads may be stuck inside getaddrinfo, which cannot be cancelled. _exit ends the
     // process around them without running exit handlers that could race with a lookup.
     // SAFETY: _exit never returns and touches no Rust state.
@@ -91,6 +108,15 @@ fn run(config: &cli::Config, deadline: Option<Deadline>, start: Instant) -> Verd
         signals::Waiter::idle(signals)
     } else {
         let pending = std::mem::take(&mut first.pending);
+        // What the memory limit cannot hold is refused now: the kernel would kill it unheard.
+        if let Err(short) = memory::check(pending.iter().map(|(_, t, _)| t)) {
+            let end = End::Internal {
+                target: None,
+                what: short.to_string(),
+                reason: Some("not enough memory".into()),
+            };
+            return Verdict::early(plan, end);
+        }
         let signal_tx = tx.clone();
         let waiter = signals::spawn_waiter(signals, move |sig| {
             let _ = signal_tx.send(runner::Event::Signal(sig));
@@ -118,28 +144,37 @@ fn run(config: &cli::Config, deadline: Option<Deadline>, start: Instant) -> Verd
 }
 
 /// The configuration and the deadline, or the exit of a usage error (or of --help, --version).
-fn parse(start: Instant) -> Result<(cli::Config, Option<Deadline>), Exit> {
-    let args = std::env::args_os().skip(1).collect();
+fn parse(
+    args: Vec<OsString>,
+    start: Instant,
+    message_to: &Option<OsString>,
+) -> Result<(cli::Config, Option<Deadline>), Exit> {
     let config = match cli::parse_args(args, &|name| std::env::var_os(name)) {
         Ok(Action::Run(config)) => config,
         Ok(Action::Help) => return Err(output::print(&cli::help())),
         Ok(Action::Version) => return Err(output::print(&format!("{}\n", cli::version()))),
-        Err(e) => {
-            output::usage_error(&e);
-            return Err(Exit::Usage);
-        }
+        Err(e) => return Err(usage(&e, message_to)),
     };
     match config.plan.deadline(start) {
         Ok(deadline) => Ok((config, deadline)),
         // cli checked this against the clock already; only a clock near its end gets here.
         Err(t) => {
-            output::usage_error(&format!(
-                "the deadline {} is beyond what the clock can represent",
-                service_precheck::duration::format(t)
-            ));
-            Err(Exit::Usage)
+            let t = service_precheck::duration::format(t);
+            let e = format!("the deadline {t} is beyond what the clock can represent");
+            Err(usage(&e, message_to))
         }
     }
+}
+
+/// A usage error: on stderr, and as the termination message.
+fn usage(e: &dyn std::fmt::Display, message_to: &Option<OsString>) -> Exit {
+    output::usage_error(e);
+    termination::write(
+        message_to.clone(),
+        &format!("usage error: {e}"),
+        TERMINATION,
+    );
+    Exit::Usage
 }
 
 /// Execs COMMAND, unless a SIGTERM or SIGINT came first: then the command is not started.

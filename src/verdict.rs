@@ -1,9 +1,12 @@
 //! How a run ends: one value, the verdict, that carries every target's last state, rendered in
-//! one place as the last log lines and the exit code.
+//! one place as the last log lines, the termination message and the exit code.
 //!
 //! The waiting decides (ready, the deadline, a signal, an internal error); after it, running
 //! the command can end the run too (a signal first, or exec failing). Every ending that is not
-//! a success is a `Verdict` whose `log` writes the lines and whose `exit` gives the code.
+//! a success is a `Verdict` whose `log` writes the lines, whose `message` is the same words for
+//! Kubernetes (see `termination`) and whose `exit` gives the code.
+
+use std::fmt::Write;
 
 use std::ffi::OsString;
 
@@ -19,6 +22,10 @@ use crate::target::Target;
 
 /// At the deadline or a signal, this many pending targets are named; the rest are counted.
 pub const PENDING_LINES: usize = 20;
+
+/// The termination message names pending targets within this many bytes (with the count of the
+/// rest): where a pod's containers share the kubelet's 12 KiB, only the first kilobyte may stay.
+pub const MESSAGE_FIRST: usize = 1024;
 
 /// What ended the run.
 #[derive(Debug)]
@@ -198,5 +205,148 @@ impl Verdict {
                 }
             }
         }
+    }
+
+    /// The termination message of a run that did not succeed, on one line: the words of the
+    /// last log lines (escaped as they are, at the source), what ended the run first; at the
+    /// deadline or a signal, then the targets not ready with their last reasons (those that
+    /// gave one first), as many as fit in `MESSAGE_FIRST` bytes, and how many more.
+    // Not inlined: in main it would cost the binary more.
+    #[inline(never)]
+    pub fn message(&self, plan: &Plan) -> String {
+        let words = Words::of(plan);
+        let counts = format_args!(
+            "{} of {} targets {}, {} needed",
+            self.ready_count(),
+            plan.targets.len(),
+            words.ready,
+            plan.min_ready
+        );
+        let mut text = String::new();
+        // Writing to a String cannot fail.
+        let _ = match &self.end {
+            End::Ready => Ok(()),
+            End::Deadline => {
+                let timeout = crate::duration::format(plan.timeout.unwrap_or_default());
+                write!(text, "deadline of {timeout} passed: {counts}")
+            }
+            End::Signal(sig) => write!(text, "interrupted by {}: {counts}", signals::name(*sig)),
+            End::SignalBeforeCommand(sig, command) => {
+                let signal = signals::name(*sig);
+                write!(text, "interrupted by {signal} before running {command}")
+            }
+            End::NotRun(e) => write!(text, "{e}"),
+            End::Internal { target, what, .. } => match target {
+                Some(i) => write!(text, "{}: {what}", plan.targets[*i].spelling),
+                None => write!(text, "{what}"),
+            },
+        };
+        if !matches!(self.end, End::Deadline | End::Signal(_)) {
+            return text;
+        }
+        // Those that gave a reason first, then those that gave none yet; in order within each.
+        let pending = (plan.targets.iter().zip(&self.ready).zip(&self.last))
+            .filter(|((_, ready), _)| !**ready)
+            .map(|((t, _), r)| (&t.spelling, r.as_deref()));
+        let mut shown = 0;
+        let by = |reason: bool| pending.clone().filter(move |(_, r)| r.is_some() == reason);
+        for (t, r) in by(true).chain(by(false)) {
+            let before = text.len();
+            let reason = r.unwrap_or(&Reason::NoAnswerYet);
+            let _ = match shown {
+                0 => write!(text, "; {}: {t}: {reason}", words.not),
+                _ => write!(text, "; {t}: {reason}"),
+            };
+            // Room for the count after it: "; and 1000000 more".
+            if text.len() + 20 > MESSAGE_FIRST {
+                text.truncate(before);
+                break;
+            }
+            shown += 1;
+        }
+        let more = plan.targets.len() - self.ready_count() - shown;
+        let _ = match (more, shown) {
+            (0, _) => Ok(()),
+            (_, 0) => write!(text, "; {more} {}", words.not),
+            _ => write!(text, "; and {more} more"),
+        };
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::plan::Probing;
+    use crate::target::Family;
+
+    fn plan(targets: &[String], min_ready: usize) -> Plan {
+        Plan {
+            targets: targets
+                .iter()
+                .map(|t| t.parse().expect("a target"))
+                .collect(),
+            min_ready,
+            timeout: Some(Duration::from_secs(300)),
+            probing: Probing {
+                interval: Duration::from_secs(1),
+                connect_timeout: Duration::from_secs(1),
+                family: Family::Both,
+                invert: false,
+            },
+        }
+    }
+
+    #[test]
+    fn message_says_the_end_then_the_targets_with_a_reason_first() {
+        let targets = ["a.shop", "mysql-0.mysql.shop", "b.shop"].map(String::from);
+        let p = plan(&targets, 3);
+        let mut v = Verdict::early(&p, End::Deadline);
+        v.ready[0] = true;
+        v.last[2] = Some(Box::new(Reason::NoSuchName));
+        assert_eq!(
+            v.message(&p),
+            "deadline of 5m passed: 1 of 3 targets ready, 3 needed; not ready: b.shop: no such \
+             name (NXDOMAIN); mysql-0.mysql.shop: no answer yet"
+                .replace("no answer yet", &Reason::NoAnswerYet.to_string())
+        );
+        v.end = End::Signal(libc::SIGTERM);
+        assert!(
+            v.message(&p)
+                .starts_with("interrupted by SIGTERM: 1 of 3 targets ready")
+        );
+        v.end = End::Internal {
+            target: Some(1),
+            what: "resolver error: bad request".into(),
+            reason: None,
+        };
+        let m = v.message(&p);
+        assert_eq!(m, "mysql-0.mysql.shop: resolver error: bad request");
+    }
+
+    #[test]
+    fn message_names_what_fits_in_the_first_kilobyte_and_counts_the_rest() {
+        let targets: Vec<String> = (0..5000).map(|i| format!("pod-{i}.svc.shop")).collect();
+        let p = plan(&targets, 5000);
+        let mut v = Verdict::early(&p, End::Deadline);
+        for last in &mut v.last {
+            *last = Some(Box::new(Reason::NoSuchName));
+        }
+        let m = v.message(&p);
+        assert!(m.len() <= MESSAGE_FIRST, "{}", m.len());
+        let shown = m.matches(": no such name").count();
+        assert!(shown > 10, "{m}");
+        assert!(m.ends_with(&format!("; and {} more", 5000 - shown)), "{m}");
+        assert!(
+            m.starts_with("deadline of 5m passed: 0 of 5000 targets ready"),
+            "{m}"
+        );
+        // A target too long to be named is still counted.
+        let long = format!("http://a.shop/{}", "p".repeat(1100));
+        let p = plan(&[long], 1);
+        let m = Verdict::early(&p, End::Deadline).message(&p);
+        assert!(m.ends_with("ready, 1 needed; 1 not ready"), "{m}");
     }
 }

@@ -127,6 +127,15 @@ expect "unknown name: exit 1 at the deadline" 1 "deadline of 1s passed"
 run "$offline" -t 1s 127.0.0.1:9
 expect "closed port: exit 1 at the deadline" 1 "connection refused"
 
+# The termination message as the kubelet collects it: a world-writable file at the default
+# path, /dev/termination-log, written by the image's user 65534 and read back.
+: >"$tmp/termination-log"
+chmod 666 "$tmp/termination-log"
+run "$offline -v $tmp/termination-log:/dev/termination-log" -t 1s 127.0.0.1:9
+msg=$(cat "$tmp/termination-log")
+want="deadline of 1s passed: 0 of 1 targets ready, 1 needed; not ready: 127.0.0.1:9: connection refused (127.0.0.1:9)"
+if [ "$rc" -eq 1 ] && [ "$msg" = "$want" ]; then pass "termination message at /dev/termination-log: $msg"; else fail "termination message: exit $rc, '$msg'"; fi
+
 run "$offline --add-host db.precheck.test:127.0.0.1" db.precheck.test -- /service-precheck -V
 expect "exec after success (the command's output)" 0 "$version"
 
