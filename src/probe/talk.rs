@@ -55,28 +55,33 @@ pub trait Dialect: Send + Sync {
 
     /// How a conversation that ended without the judge's answer is told.
     fn fault(&self, fault: Fault, heard: &[u8]) -> Said {
-        let name = self.name();
-        Said::new(match fault {
-            Fault::TimedOut(t) => format!(
-                "no {name} answer within {}{}",
-                crate::duration::format(t),
-                so_far(heard)
-            ),
-            Fault::Closed => format!(
-                "connection closed before a complete {name} answer{}",
-                so_far(heard)
-            ),
-            Fault::Reset => format!(
-                "connection reset before a complete {name} answer{}",
-                so_far(heard)
-            ),
-            Fault::TooLong(n) => format!("{name} answer longer than {n} bytes"),
-            Fault::Io(errno) => format!(
-                "{name} exchange failed: {}",
-                io::Error::from_raw_os_error(errno)
-            ),
-        })
+        told(self.name(), fault, heard)
     }
+}
+
+/// The default words of `Dialect::fault`, for the protocol `name` (one copy in the binary, not
+/// one per dialect).
+pub fn told(name: &str, fault: Fault, heard: &[u8]) -> Said {
+    Said::new(match fault {
+        Fault::TimedOut(t) => format!(
+            "no {name} answer within {}{}",
+            crate::duration::format(t),
+            so_far(heard)
+        ),
+        Fault::Closed => format!(
+            "connection closed before a complete {name} answer{}",
+            so_far(heard)
+        ),
+        Fault::Reset => format!(
+            "connection reset before a complete {name} answer{}",
+            so_far(heard)
+        ),
+        Fault::TooLong(n) => format!("{name} answer longer than {n} bytes"),
+        Fault::Io(errno) => format!(
+            "{name} exchange failed: {}",
+            io::Error::from_raw_os_error(errno)
+        ),
+    })
 }
 
 /// A target's dialect, shared by the clones of the target.
