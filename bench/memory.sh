@@ -75,7 +75,7 @@ for kind in tcp dns; do
     echo "| per target | $kind | | $per B |"
 done
 echo
-echo "Under a 16 MiB limit (exit 1 = the deadline, the run survived; 137 = OOM-killed):"
+echo "Under a 16 MiB limit (exit 1 = the deadline, the run survived; 3 = refused by the memory rule at the start; 137 = OOM-killed):"
 echo
 for kind in tcp dns; do
     for n in 100 200 300 400 500 600; do

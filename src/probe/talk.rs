@@ -225,6 +225,8 @@ const DRAIN: usize = 64 * 1024;
 
 /// Connects to `addr` and holds the dialect's conversation: `timeout` bounds the connect, and
 /// the same length again everything after it.
+// Not inlined: its frame would deepen the stack of every probe thread, TCP targets too.
+#[inline(never)]
 pub fn converse(
     addr: SocketAddr,
     timeout: Duration,
@@ -388,11 +390,12 @@ impl Conversation {
             }
         }
         let _ = self.stream.shutdown(Shutdown::Write);
-        if self.stream.set_nonblocking(true).is_ok() {
-            let mut sink = [0u8; 4096];
+        // Into the conversation's own buffer: a buffer on the stack would deepen every probe
+        // thread's stack, conversations or not (threads are what a waiting target costs).
+        if self.stream.set_nonblocking(true).is_ok() && !self.heard.is_empty() {
             let mut drained = 0;
             while drained < DRAIN {
-                match self.stream.read(&mut sink) {
+                match self.stream.read(&mut self.heard) {
                     Ok(n) if n > 0 => drained += n,
                     _ => break,
                 }
