@@ -70,6 +70,8 @@ pub enum Event {
 ///
 /// Targets that need the resolver get their threads first: TCP targets on IP literals had a
 /// first look already (see `sweep`).
+// Not inlined: the binary is smaller so (measured against the size budget).
+#[inline(never)]
 pub fn start(
     pending: Vec<(usize, Target, Option<Reason>)>,
     probing: Probing,

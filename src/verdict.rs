@@ -67,6 +67,8 @@ pub struct Words {
 }
 
 impl Words {
+    // Not inlined: the binary is smaller so (measured against the size budget).
+    #[inline(never)]
     pub fn of(plan: &Plan) -> Words {
         if plan.probing.invert {
             Words {
