@@ -1,5 +1,6 @@
-//! The size budget of the shipped binaries (issue 10): the stripped static musl binary for
-//! x86_64 and for aarch64 must each stay at or under 300,000 bytes and be static-pie (ELF type
+//! The size budget of the shipped binaries (issues 10 and 19): the stripped static musl binary
+//! for x86_64 must stay at or under 318,000 bytes and for aarch64 at or under 300,000 (the five
+//! protocols cost 19.5 KB and 17.2 KB; README's Sizes table), and each be static-pie (ELF type
 //! ET_DYN, no PT_INTERP: relocatable, so ASLR applies, and no dynamic loader), without unwind
 //! tables (no PT_GNU_EH_FRAME).
 //!
@@ -13,8 +14,10 @@ use std::fs;
 use std::io::Write;
 use std::path::PathBuf;
 
-/// Bytes, as `ls -l` shows them.
-const BUDGET: u64 = 300_000;
+/// Bytes, as `ls -l` shows them: x86_64 was raised from 300,000 for the protocol targets, only
+/// as far as they needed (317,544 B measured); the hard ceiling is 320,000.
+const X86_64: u64 = 318_000;
+const AARCH64: u64 = 300_000;
 
 /// The binary named by `var`, or None (after printing why) when the variable is unset.
 fn binary(test: &str, var: &str) -> Option<PathBuf> {
@@ -42,7 +45,7 @@ fn num(elf: &[u8], at: usize, len: usize) -> usize {
 }
 
 /// Asserts the budget and static-pie for the binary in `var`, an ELF64 file for `machine`.
-fn check(test: &str, var: &str, machine: usize) {
+fn check(test: &str, var: &str, machine: usize, budget: u64) {
     let Some(bin) = binary(test, var) else {
         return;
     };
@@ -50,8 +53,8 @@ fn check(test: &str, var: &str, machine: usize) {
         .unwrap_or_else(|e| panic!("{var}={}: {e}", bin.display()))
         .len();
     assert!(
-        size <= BUDGET,
-        "{} is {size} bytes, over the budget of {BUDGET}",
+        size <= budget,
+        "{} is {size} bytes, over the budget of {budget}",
         bin.display()
     );
 
@@ -91,6 +94,7 @@ fn x86_64_binary_is_static_pie_within_budget() {
         "x86_64_binary_is_static_pie_within_budget",
         "SERVICE_PRECHECK_STATIC",
         62,
+        X86_64,
     );
 }
 
@@ -101,5 +105,6 @@ fn aarch64_binary_is_static_pie_within_budget() {
         "aarch64_binary_is_static_pie_within_budget",
         "SERVICE_PRECHECK_AARCH64",
         183,
+        AARCH64,
     );
 }

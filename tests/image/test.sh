@@ -97,9 +97,11 @@ if [ -z "$label_problems" ]; then pass "OCI labels"; else fail "OCI labels missi
 files=$(files_of "$image")
 if [ "$files" = service-precheck ]; then pass "only /service-precheck in the image"; else fail "image files: $(echo "$files" | tr '\n' ' ')"; fi
 
-# The size budget of issue 10, as podman reports it (the binaries' own budget is tests/size.rs).
+# The size budget of issues 10 and 19, as podman reports it (the binaries' own budget is
+# tests/size.rs): raised from 310,000 only as far as the protocol targets needed; the hard
+# ceiling is 330,000.
 size=$(inspect "$image" '{{.Size}}')
-if [ "$size" -le 310000 ]; then pass "image size $size <= 310000 bytes"; else fail "image size $size > 310000 bytes"; fi
+if [ "$size" -le 323000 ]; then pass "image size $size <= 323000 bytes"; else fail "image size $size > 323000 bytes"; fi
 
 # --- running it -----------------------------------------------------------------------------
 run "$offline --entrypoint /bin/sh" -c true
