@@ -13,9 +13,13 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 use std::sync::Arc;
 
+use crate::probe::grpc::dialect as grpc;
 use crate::probe::http::{Http, Statuses};
-use crate::probe::talk::Talk;
-use crate::probe::{self, Service};
+use crate::probe::mysql::dialect as mysql;
+use crate::probe::postgres::dialect as postgres;
+use crate::probe::redis::dialect as redis;
+use crate::probe::talk::{Dialect, Talk};
+use crate::probe::zookeeper::dialect as zookeeper;
 use crate::quote::quoted;
 
 /// The most addresses musl's getaddrinfo returns for one lookup (MAXADDRS in musl's lookup.h).
@@ -24,6 +28,51 @@ pub const MAX_MIN: usize = 48;
 
 /// The most bytes of a unix socket path: `sun_path` holds 108, with the terminating NUL.
 pub const MAX_UNIX_PATH: usize = 107;
+
+/// A protocol spoken after the connect, as a target scheme: `SCHEME://[USER@]HOST[:PORT][/PATH]`
+/// with `?min=N`. The grammar refuses a user or a path where the service takes none.
+pub struct Service {
+    pub scheme: &'static str,
+    /// The port when the target gives none; `None`: the target must give one.
+    pub port: Option<u16>,
+    /// Whether `USER@` is taken.
+    pub user: bool,
+    /// Whether `/PATH` is taken.
+    pub path: bool,
+    /// The dialect for a user and a path (each without its '@' or '/').
+    pub dialect: fn(Option<&str>, Option<&str>) -> Arc<dyn Dialect>,
+}
+
+/// The scheme table of the protocols spoken after a connect: adding a protocol is a module
+/// under `probe/` and a line here (this file reads the URL, `probe::talk` holds the
+/// conversation).
+pub const SERVICES: &[Service] = &[
+    // scheme, default port, takes USER@, takes /PATH, dialect
+    Service::new("postgres", Some(5432), true, true, postgres),
+    Service::new("postgresql", Some(5432), true, true, postgres),
+    Service::new("mysql", Some(3306), true, false, mysql),
+    Service::new("redis", Some(6379), false, false, redis),
+    Service::new("zk", Some(2181), false, false, zookeeper),
+    Service::new("grpc", None, false, true, grpc),
+];
+
+impl Service {
+    const fn new(
+        scheme: &'static str,
+        port: Option<u16>,
+        user: bool,
+        path: bool,
+        dialect: fn(Option<&str>, Option<&str>) -> Arc<dyn Dialect>,
+    ) -> Service {
+        Service {
+            scheme,
+            port,
+            user,
+            path,
+            dialect,
+        }
+    }
+}
 
 /// One thing to wait for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,7 +210,7 @@ impl fmt::Display for TargetError {
                     "unknown scheme {}, expected ",
                     quoted(&format!("{s}://"))
                 )?;
-                let services = probe::SERVICES.iter().map(|s| s.scheme);
+                let services = SERVICES.iter().map(|s| s.scheme);
                 let all: Vec<&str> = SCHEMES.into_iter().chain(services).collect();
                 for (i, scheme) in all.iter().enumerate() {
                     let sep = match i {
@@ -296,7 +345,7 @@ fn read(spelling: &str) -> Result<Kind, TargetErrorKind> {
 }
 
 /// The schemes with a grammar of their own; the protocols spoken after a connect come from
-/// `probe::SERVICES`.
+/// `SERVICES`.
 const SCHEMES: [&str; 5] = ["dns", "tcp", "http", "file", "unix"];
 
 /// What follows `SCHEME://`, read by the scheme's grammar.
@@ -330,7 +379,7 @@ fn read_scheme(scheme: &str, rest: &str) -> Result<Kind, TargetErrorKind> {
             path if path.len() > MAX_UNIX_PATH => Err(TargetErrorKind::UnixPathTooLong(path.len())),
             path => Ok(Kind::Unix(path)),
         },
-        lower => match probe::SERVICES.iter().find(|s| s.scheme == lower) {
+        lower => match SERVICES.iter().find(|s| s.scheme == lower) {
             Some(service) => read_service(rest, service),
             None => Err(TargetErrorKind::UnknownScheme(scheme.to_ascii_lowercase())),
         },
@@ -467,7 +516,7 @@ fn newcomer_mistake(spelling: &str) -> Option<Mistake> {
                 .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
         // Schemes whose `SCHEME:` cannot start a HOST:PORT target by mistake.
         let known = (SCHEMES.into_iter().chain(["https", "grpcs"]))
-            .chain(probe::SERVICES.iter().map(|s| s.scheme))
+            .chain(SERVICES.iter().map(|s| s.scheme))
             .any(|s| s.eq_ignore_ascii_case(scheme));
         // `http:80` is HOST:PORT; `http:/x` and `http:x` are a URL short of slashes.
         let digits = rest.split('?').next().unwrap_or(rest);

@@ -4,7 +4,8 @@
 //! Resolving and trying each address is the same for every kind with a host: the address loop
 //! knows only "connect, then converse if there is a dialect" (see `talk`). Each kind of check
 //! has its own module (`dns`, `tcp`, `file`, `unix`, and one per protocol), and each protocol is
-//! one line in `SERVICES`. A `Probe` is one target's state across attempts.
+//! one line in the scheme table (`target::SERVICES`). A `Probe` is one target's state across
+//! attempts.
 
 mod dns;
 mod file;
@@ -21,60 +22,15 @@ pub mod zookeeper;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use crate::target::{Family, Host, Kind, Target};
 use dns::Lookup;
 pub use file::FileError;
-use talk::{AddrError, Dialect, Said, Talk};
+use talk::{AddrError, Said, Talk};
 pub use tcp::{ConnectError, connect_many};
 pub use unix::UnixError;
-
-/// A protocol spoken after the connect, as a target scheme: `SCHEME://[USER@]HOST[:PORT][/PATH]`
-/// with `?min=N`. The grammar refuses a user or a path where the service takes none.
-pub struct Service {
-    pub scheme: &'static str,
-    /// The port when the target gives none; `None`: the target must give one.
-    pub port: Option<u16>,
-    /// Whether `USER@` is taken.
-    pub user: bool,
-    /// Whether `/PATH` is taken.
-    pub path: bool,
-    /// The dialect for a user and a path (each without its '@' or '/').
-    pub dialect: fn(Option<&str>, Option<&str>) -> Arc<dyn Dialect>,
-}
-
-/// The scheme table of the protocols spoken after a connect: adding a protocol is a module
-/// under `probe/` and a line here (`target` reads the URL, `talk` holds the conversation).
-pub const SERVICES: &[Service] = &[
-    // scheme, default port, takes USER@, takes /PATH, dialect
-    Service::new("postgres", Some(5432), true, true, postgres::dialect),
-    Service::new("postgresql", Some(5432), true, true, postgres::dialect),
-    Service::new("mysql", Some(3306), true, false, mysql::dialect),
-    Service::new("redis", Some(6379), false, false, redis::dialect),
-    Service::new("zk", Some(2181), false, false, zookeeper::dialect),
-    Service::new("grpc", None, false, true, grpc::dialect),
-];
-
-impl Service {
-    const fn new(
-        scheme: &'static str,
-        port: Option<u16>,
-        user: bool,
-        path: bool,
-        dialect: fn(Option<&str>, Option<&str>) -> Arc<dyn Dialect>,
-    ) -> Service {
-        Service {
-            scheme,
-            port,
-            user,
-            path,
-            dialect,
-        }
-    }
-}
 
 /// What one attempt found.
 #[derive(Debug, PartialEq, Eq)]
