@@ -349,7 +349,7 @@ fn varint(b: &mut &[u8]) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Answers measured on loopback (SERVER-FACTS.md): grpcio 1.85 and etcd 3.4.23, each the
@@ -404,7 +404,8 @@ mod tests {
         00040800000000000000001600000806000000000002041010090e0707000031010500000001885f8b1d75d062\
         0d263d4c4d656440889acac8b21234da8f013540899acac8b5254207317f8bb6aeb51fc54a20b677310b";
 
-    fn hex(s: &str) -> Vec<u8> {
+    /// Bytes from hex digits (white space ignored); the HPACK tests use it too.
+    pub(crate) fn hex(s: &str) -> Vec<u8> {
         let s: String = s.split_whitespace().collect();
         (0..s.len())
             .step_by(2)

@@ -183,14 +183,7 @@ pub fn decode(s: &[u8]) -> Result<Vec<u8>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::probe::grpc::tests::hex;
 
     fn fields(d: &mut Decoder, block: &[u8]) -> Result<Vec<(String, String)>, Error> {
         let mut out = Vec::new();
