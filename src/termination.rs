@@ -37,6 +37,9 @@ const PENDING: i32 = i32::MIN;
 /// one warning line; after `budget` the write is given up on.
 pub fn write(path: Option<OsString>, text: &str, budget: Duration) {
     let (path, create) = match path {
+        // Where the kubelet made no file (a laptop, plain podman) there is nothing to write,
+        // and no thread to start for it: a stat in /dev does not wait on storage.
+        None if std::fs::symlink_metadata(DEFAULT).is_err() => return,
         None => (PathBuf::from(DEFAULT), false),
         Some(p) if p.is_empty() => return,
         Some(p) => (PathBuf::from(p), true),
