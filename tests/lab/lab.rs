@@ -68,11 +68,8 @@ impl Lab {
 
     /// service-precheck with these arguments, in a clean environment.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.bin);
-        cmd.args(args)
-            .env_clear()
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-            .env("NO_COLOR", "1");
+        let mut cmd = crate::common::clean(&self.bin);
+        cmd.args(args);
         cmd
     }
 

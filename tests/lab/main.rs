@@ -9,6 +9,9 @@
 //! Environment: SERVICE_PRECHECK_STATIC (the binary under test), CI=true (a skip is a failure),
 //! LAB_JOBS (scenarios at once, default 8), LAB_KEEP=1 (keep the work directory).
 
+// The shared builder of the integration tests: one clean environment for every run.
+#[path = "../common/mod.rs"]
+mod common;
 mod dns;
 mod flows;
 mod http;

@@ -5,7 +5,6 @@
 use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use crate::Scenario;
@@ -126,8 +125,8 @@ fn chrooted(root: &Path, args: &[&str]) -> Result<Run, String> {
     let c =
         std::ffi::CString::new(root.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
     // The path is resolved after the chroot: it is the binary inside the root.
-    let mut cmd = Command::new("/service-precheck");
-    cmd.args(args).env_clear().env("NO_COLOR", "1");
+    let mut cmd = crate::common::clean("/service-precheck");
+    cmd.args(args);
     // SAFETY: chroot and chdir are async-signal-safe and the string outlives the spawn.
     unsafe {
         cmd.pre_exec(move || {
@@ -192,11 +191,10 @@ fn scratch_without_resolv_conf(lab: &Lab) -> Result<(), String> {
 fn pid1_signal(lab: &Lab, sig: i32, name: &str) -> Result<(), String> {
     // Answers NXDOMAIN at once, so the binary is waiting, not blocked in a lookup.
     let _dns = server("127.0.0.53")?;
-    let mut cmd = Command::new("unshare");
+    let mut cmd = crate::common::clean("unshare");
     cmd.args(["--pid", "--fork"])
         .arg(&lab.bin)
         .args(["-i", "100ms", "never.lab.test"]);
-    cmd.env_clear().env("NO_COLOR", "1");
     let mut run = Run::start("unshare --pid --fork service-precheck", cmd)?;
     run.wait_line("never.lab.test: not ready: no such name (NXDOMAIN)", LONG)?;
     let children = format!("/proc/{0}/task/{0}/children", run.pid());
