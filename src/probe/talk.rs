@@ -7,6 +7,11 @@
 //! that size is the only allocation, whatever a length field claims), and a close, a reset or a
 //! timeout is a reason with what was read so far. Judges never see a socket, so unit tests and
 //! the fuzz test call them with literal bytes.
+//!
+//! A server may punish a client that leaves mid-handshake (MySQL blocks its host after
+//! `max_connect_errors`): such a dialect's last words are said when its conversation ends
+//! early, and, from before its connect starts, are kept in a list that the end of the run
+//! (the deadline, a signal, enough targets, the exec) says for every conversation still open.
 
 use std::borrow::Cow;
 use std::fmt;
